@@ -1,0 +1,30 @@
+# Set-up and the two everyday commands. Both create and use .venv at the repository root.
+#   make demo   install, build the demo data, train on the CPU, write enhanced images and a side-by-side
+#   make test   install and run the tests (CPU, a few minutes)
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+# torch/torchvision first, pinned, so that nothing later pulls another build; basicsr is an sdist whose
+# build imports torch, hence --no-build-isolation.
+TORCH := torch==2.14.1 torchvision==0.29.1
+
+.PHONY: install demo test clean-demo
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: setup.py requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install $(TORCH)
+	$(PY) -m pip install --no-build-isolation -e '.[test]'
+	touch $@
+
+demo: install
+	$(PY) scripts/make_demo_data.py --out datasets/demo
+	$(PY) msiagan/train.py -opt options/demo.yml
+	$(PY) scripts/demo_report.py --experiment experiments/demo --data datasets/demo/val --out demo_output
+
+test: install
+	$(PY) -m pytest -q tests
+
+clean-demo:
+	rm -rf datasets/demo experiments/demo experiments/demo_archived_* demo_output

@@ -1,0 +1,5 @@
+"""Networks, registered in BasicSR's ARCH_REGISTRY on import."""
+from .msia_generator_arch import MSIAGenerator
+from .patchgan_discriminator_arch import PatchGANDiscriminator
+
+__all__ = ['MSIAGenerator', 'PatchGANDiscriminator']

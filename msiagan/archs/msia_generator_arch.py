@@ -1,0 +1,108 @@
+"""MSIA generator: three interconnected autoencoders (Atif and Yan, 2024)."""
+import torch
+from basicsr.utils.registry import ARCH_REGISTRY
+from torch import nn
+from torch.nn import functional as F
+
+from .arch_util import make_activation, pad_to_multiple
+
+
+def _stem(in_ch, out_ch, act):
+    """3x3 conv, dilation 2, 'same' padding: full resolution."""
+    return nn.Sequential(nn.Conv2d(in_ch, out_ch, 3, padding=2, dilation=2), make_activation(act))
+
+
+def _down(in_ch, out_ch, act):
+    """2x2 conv, stride 2: halves H and W."""
+    return nn.Sequential(nn.Conv2d(in_ch, out_ch, 2, stride=2), make_activation(act))
+
+
+def _up(in_ch, out_ch, act):
+    """2x2 transposed conv, stride 2: doubles H and W."""
+    return nn.Sequential(nn.ConvTranspose2d(in_ch, out_ch, 2, stride=2), make_activation(act))
+
+
+class _Bottleneck(nn.Module):
+    """2x2 conv, stride 1, 'same' as in Keras: the extra pixel of zero padding goes bottom/right."""
+
+    def __init__(self, num_feat, act):
+        super().__init__()
+        self.conv = nn.Conv2d(num_feat, num_feat, 2)
+        self.act = make_activation(act)
+
+    def forward(self, x):
+        return self.act(self.conv(F.pad(x, (0, 1, 0, 1))))
+
+
+class SideAutoencoder(nn.Module):
+    """AE1 / AE2: a 3-level U-shaped autoencoder whose features feed AE3.
+
+    ``forward`` maps x (N, C, H, W) to (encoder, decoder) feature lists, each of three (N, F, ., .) tensors:
+    encoder at 1/2, 1/4, 1/8 of H and W; decoder at 1/4, 1/2, 1 of H and W.
+    """
+
+    def __init__(self, num_in_ch, num_feat, act):
+        super().__init__()
+        self.stem = _stem(num_in_ch, num_feat, act)
+        self.down = nn.ModuleList([_down(num_feat, num_feat, act) for _ in range(3)])
+        self.bottleneck = _Bottleneck(num_feat, act)
+        self.up = nn.ModuleList([_up(2 * num_feat, num_feat, act) for _ in range(3)])
+
+    def forward(self, x):
+        feat = self.stem(x)
+        encoder = []
+        for down in self.down:
+            feat = down(feat)
+            encoder.append(feat)
+        feat = self.bottleneck(feat)
+        decoder = []
+        for up, skip in zip(self.up, reversed(encoder)):
+            feat = up(torch.cat([feat, skip], 1))
+            decoder.append(feat)
+        return encoder, decoder
+
+
+@ARCH_REGISTRY.register()
+class MSIAGenerator(nn.Module):
+    """Generator of MSIA-GAN: AE1 and AE2 feed AE3 crosswise.
+
+    AE3's encoder takes the decoders of AE1 and AE2 (finest first) and its decoder takes their encoders
+    (coarsest first), as in the paper's released code; a 3x3 conv + LeakyReLU(0.3) head and a 1x1 conv
+    give the output (no output activation). Any H and W: the input is padded to a multiple of 8 (reflect)
+    and the output cropped back, so it has the input's size.
+
+    Args:
+        num_in_ch (int): Input channels. Default: 3.
+        num_out_ch (int): Output channels. Default: 3.
+        num_feat (int): Channels of every feature map. Default: 64 (paper).
+        act (str): Activation after every conv before the head.
+            'none' reproduces the released code: everything before the head is linear (666,371 parameters
+            with the defaults). 'lrelu' (slope 0.2), 'gelu' or 'relu' is our improved, non-linear variant
+            with the same parameters and cost.
+    """
+
+    def __init__(self, num_in_ch=3, num_out_ch=3, num_feat=64, act='none'):
+        super().__init__()
+        self.ae1 = SideAutoencoder(num_in_ch, num_feat, act)
+        self.ae2 = SideAutoencoder(num_in_ch, num_feat, act)
+        self.stem = _stem(num_in_ch, num_feat, act)
+        self.down = nn.ModuleList([_down(3 * num_feat, num_feat, act) for _ in range(3)])
+        self.up = nn.ModuleList([_up(3 * num_feat, num_feat, act) for _ in range(3)])
+        self.head = nn.Sequential(nn.Conv2d(num_feat, num_feat, 3, padding=1), nn.LeakyReLU(0.3))
+        self.conv_last = nn.Conv2d(num_feat, num_out_ch, 1)
+
+    def forward(self, x):
+        """x: (N, num_in_ch, H, W), [0, 1] -> (N, num_out_ch, H, W)."""
+        height, width = x.shape[-2:]
+        x = pad_to_multiple(x, 8)
+        enc1, dec1 = self.ae1(x)
+        enc2, dec2 = self.ae2(x)
+        feat = self.stem(x)
+        # encoder of AE3: decoders of AE1/AE2 from full resolution down to 1/4
+        for down, skip1, skip2 in zip(self.down, reversed(dec1), reversed(dec2)):
+            feat = down(torch.cat([feat, skip1, skip2], 1))
+        # decoder of AE3: encoders of AE1/AE2 from 1/8 up to 1/2
+        for up, skip1, skip2 in zip(self.up, reversed(enc1), reversed(enc2)):
+            feat = up(torch.cat([feat, skip1, skip2], 1))
+        out = self.conv_last(self.head(feat))
+        return out[..., :height, :width]

@@ -1,0 +1,97 @@
+"""Paired low-light dataset: inputs and references matched by file stem, from folders or LMDB."""
+from concurrent.futures import ThreadPoolExecutor
+
+from basicsr.data.transforms import augment, paired_random_crop
+from basicsr.utils import FileClient, img2tensor
+from basicsr.utils.registry import DATASET_REGISTRY
+from torch.utils import data
+
+from msiagan.errors import InputError
+
+from .image_io import decode_image
+from .pairing import paired_keys_from_lmdb, paired_paths_from_folders, restrict_to_meta_info
+from .transforms import pad_to_size, resize_image
+
+
+@DATASET_REGISTRY.register()
+class PairedLowLightDataset(data.Dataset):
+    """Low-light inputs ('lq') and normally exposed references ('gt'), paired by file stem.
+
+    Stems pair whatever the extensions (LOL-v1 here: .png inputs, .jpg references); pairs are sorted by
+    stem. Images are read as 3-channel float RGB in [0, 1] (``image_io.decode_image`` gives the rule for
+    grayscale, alpha and 16-bit files).
+
+    Options (BasicSR's key names):
+        dataroot_lq, dataroot_gt (str): Image folders, or the two .lmdb files of scripts/create_lmdb.py.
+        io_backend (dict): {type: disk} or {type: lmdb}.
+        meta_info_file (str, optional): Use only the stems this file lists (first word of each line).
+        check_images (bool): Decode every pair once when the dataset is built, so an unreadable file or a
+            pair of different sizes stops the run before training starts. Default: True.
+        resize ([width, height], optional): Resize both images first, in every phase (the paper: [600, 400]).
+        resize_interp (str): nearest | bilinear | bicubic | area | lanczos. Default: area.
+        Training phase only:
+        gt_size (int | None): Random gt_size x gt_size crop, the same window on both images; an image
+            smaller than that is reflect-padded up to it first. None: whole frames (batches need one size).
+        use_hflip, use_rot (bool): Random horizontal flips; random vertical flips and 90-degree rotations.
+
+    Items: {'lq': (3, H, W), 'gt': (3, H, W), 'lq_path', 'gt_path'}; float32 tensors.
+    """
+
+    def __init__(self, opt):
+        super().__init__()
+        self.opt = opt
+        self.io_backend_opt = dict(opt['io_backend'])
+        self.file_client = None
+        lq_root, gt_root = opt['dataroot_lq'], opt['dataroot_gt']
+        if self.io_backend_opt['type'] == 'lmdb':
+            self.io_backend_opt.update(db_paths=[lq_root, gt_root], client_keys=['lq', 'gt'])
+            self.pairs = paired_keys_from_lmdb(lq_root, gt_root)
+        else:
+            self.pairs = paired_paths_from_folders(lq_root, gt_root)
+        if opt.get('meta_info_file'):
+            self.pairs = restrict_to_meta_info(self.pairs, opt['meta_info_file'])
+        if opt.get('check_images', True):
+            self._open_file_client()
+            with ThreadPoolExecutor() as pool:
+                list(pool.map(self._read_pair, self.pairs))
+            self.file_client = None  # LMDB handles must not cross into the loader's worker processes
+
+    def _open_file_client(self):
+        backend_opt = dict(self.io_backend_opt)
+        self.file_client = FileClient(backend_opt.pop('type'), **backend_opt)
+
+    def _read_pair(self, pair):
+        """Decoded (lq, gt) float32 (H, W, 3) BGR arrays of one pair, checked to have the same size."""
+        images = []
+        for role in ('lq', 'gt'):
+            path = pair[f'{role}_path']
+            try:
+                content = self.file_client.get(path, role)
+            except OSError as error:
+                raise InputError(f'{path}: cannot open ({error.strerror})') from None
+            images.append(decode_image(content, path))
+        lq, gt = images
+        if lq.shape != gt.shape:
+            raise InputError(f"{pair['lq_path']} ({lq.shape[1]}x{lq.shape[0]}) and {pair['gt_path']} "
+                             f'({gt.shape[1]}x{gt.shape[0]}) differ in size')
+        return lq, gt
+
+    def __getitem__(self, index):
+        if self.file_client is None:
+            self._open_file_client()
+        pair = self.pairs[index]
+        lq, gt = self._read_pair(pair)
+        if self.opt.get('resize'):
+            interpolation = self.opt.get('resize_interp', 'area')
+            lq, gt = (resize_image(img, self.opt['resize'], interpolation) for img in (lq, gt))
+        if self.opt['phase'] == 'train':
+            gt_size = self.opt.get('gt_size')
+            if gt_size:
+                lq, gt = pad_to_size(lq, gt_size), pad_to_size(gt, gt_size)
+                gt, lq = paired_random_crop(gt, lq, gt_size, 1, pair['gt_path'])
+            gt, lq = augment([gt, lq], self.opt.get('use_hflip', False), self.opt.get('use_rot', False))
+        lq, gt = img2tensor([lq, gt], bgr2rgb=True, float32=True)
+        return {'lq': lq, 'gt': gt, 'lq_path': pair['lq_path'], 'gt_path': pair['gt_path']}
+
+    def __len__(self):
+        return len(self.pairs)

@@ -1,0 +1,33 @@
+"""Geometric transforms on (H, W, C) arrays that are not in basicsr.data.transforms."""
+import cv2
+import numpy as np
+
+from msiagan.errors import InputError
+
+INTERPOLATIONS = {
+    'nearest': cv2.INTER_NEAREST,
+    'bilinear': cv2.INTER_LINEAR,
+    'bicubic': cv2.INTER_CUBIC,
+    'area': cv2.INTER_AREA,
+    'lanczos': cv2.INTER_LANCZOS4,
+}
+
+
+def resize_image(img, size, interpolation='area'):
+    """Resize (H, W, C) to ``size`` = [width, height] pixels with a named interpolation."""
+    if interpolation not in INTERPOLATIONS:
+        raise InputError(f"resize_interp '{interpolation}' is not one of {sorted(INTERPOLATIONS)}")
+    width, height = size
+    if (img.shape[1], img.shape[0]) == (width, height):
+        return img
+    return cv2.resize(img, (width, height), interpolation=INTERPOLATIONS[interpolation])
+
+
+def pad_to_size(img, min_size):
+    """Reflect-pad (H, W, C) on the bottom and right to at least ``min_size`` in both dimensions."""
+    pad_h, pad_w = max(min_size - img.shape[0], 0), max(min_size - img.shape[1], 0)
+    if pad_h == 0 and pad_w == 0:
+        return img
+    # reflect needs the pad smaller than the image; tiny images fall back to repeating the edge
+    mode = 'reflect' if pad_h < img.shape[0] and pad_w < img.shape[1] else 'edge'
+    return np.pad(img, ((0, pad_h), (0, pad_w), (0, 0)), mode=mode)

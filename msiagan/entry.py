@@ -1,0 +1,34 @@
+"""What msiagan/train.py, msiagan/test.py and the console scripts share."""
+import os
+import sys
+from os import path as osp
+
+from msiagan.errors import InputError
+
+PACKAGE_DIR = osp.dirname(osp.abspath(__file__))
+
+
+def project_root():
+    """Where experiments/ and results/ go: $MSIAGAN_ROOT if set, else the repository in a source checkout,
+    else the working directory."""
+    if os.environ.get('MSIAGAN_ROOT'):
+        return osp.abspath(os.environ['MSIAGAN_ROOT'])
+    repo = osp.dirname(PACKAGE_DIR)
+    return repo if osp.isdir(osp.join(repo, 'options')) else osp.abspath('.')
+
+
+def one_line(error):
+    """The message of an InputError, also when a DataLoader worker re-raised it inside a traceback."""
+    lines = [line for line in str(error).splitlines() if line.strip()]
+    last = lines[-1] if lines else type(error).__name__
+    return last.split('InputError: ', 1)[-1]
+
+
+def run_cli(program, pipeline):
+    """Run ``pipeline()``; bad input ends with a one-line error (the traceback too with --debug)."""
+    try:
+        pipeline()
+    except InputError as error:
+        if '--debug' in sys.argv:
+            raise
+        sys.exit(f'{program}: error: {one_line(error)}')

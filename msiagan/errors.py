@@ -1,0 +1,5 @@
+"""The error raised for bad user input."""
+
+
+class InputError(ValueError):
+    """Bad input: a data file or folder, or an option. Its message is one line that names the culprit."""

@@ -1,0 +1,5 @@
+"""Losses, registered in BasicSR's LOSS_REGISTRY on import. Mean absolute error is BasicSR's L1Loss."""
+from .mac_loss import MACLoss
+from .ssim_loss import SSIMLoss
+
+__all__ = ['MACLoss', 'SSIMLoss']

@@ -1,0 +1,94 @@
+"""MSIA-GAN training: a pix2pix-style conditional GAN on top of BasicSR's SRGANModel."""
+from collections import OrderedDict
+
+import torch
+from basicsr.losses import build_loss
+from basicsr.models.srgan_model import SRGANModel
+from basicsr.utils.registry import MODEL_REGISTRY
+
+from msiagan.errors import InputError
+
+
+@MODEL_REGISTRY.register()
+class MSIAGANModel(SRGANModel):
+    """Paired enhancement GAN: a generator and a (conditional) discriminator, trained in turn each step.
+
+    Generator loss: gan_opt (adversarial, on D's verdict) + pixel_opt (L1Loss, the MAE) + mac_opt (MACLoss)
+    + ssim_opt (SSIMLoss); each content term is optional and weighted by its loss_weight. Discriminator
+    loss: d_loss_weight * (BCE(D(real), 1) + BCE(D(fake), 0)), computed by gan_opt (GANLoss 'vanilla').
+
+    Options under ``train`` besides SRGANModel's:
+        condition_d (bool): D sees cat[lq, image] (pix2pix, 6 channels); False: the image alone, for
+            unconditional discriminators such as BasicSR's own. Default: True.
+        d_loss_weight (float): Weight of the discriminator loss. Default: 0.5 (pix2pix and the paper).
+        optim_g, optim_d: ``type`` is any torch.optim class name (Adam, AdamW, Adadelta, ...); the other
+            keys are its arguments.
+    Logged: l_g_pix, l_g_mac, l_g_ssim, l_g_gan, l_g_total, l_d_real, l_d_fake, out_d_real, out_d_fake.
+    """
+
+    def init_training_settings(self):
+        train_opt = self.opt['train']
+        for key in ('perceptual_opt', 'ldl_opt'):
+            if train_opt.get(key):
+                raise InputError(f'train: {key} is not supported by MSIAGANModel')
+        for key in ('gan_opt', 'optim_g', 'optim_d'):
+            if not train_opt.get(key):
+                raise InputError(f'train: {key} is missing (MSIAGANModel needs it)')
+        if not self.opt.get('network_d'):
+            raise InputError('network_d is missing (MSIAGANModel needs a discriminator)')
+        super().init_training_settings()
+        self.cri_mac = build_loss(train_opt['mac_opt']).to(self.device) if train_opt.get('mac_opt') else None
+        self.cri_ssim = build_loss(train_opt['ssim_opt']).to(self.device) if train_opt.get('ssim_opt') else None
+        self.condition_d = train_opt.get('condition_d', True)
+        self.d_loss_weight = train_opt.get('d_loss_weight', 0.5)
+
+    def get_optimizer(self, optim_type, params, lr, **kwargs):
+        """Any torch.optim optimizer by class name (BasicSR 1.4.2 knows only Adam)."""
+        optim_class = getattr(torch.optim, optim_type, None)
+        if not (isinstance(optim_class, type) and issubclass(optim_class, torch.optim.Optimizer)):
+            raise InputError(f"train: optimizer type '{optim_type}' is not a torch.optim optimizer")
+        try:
+            return optim_class(params, lr=lr, **kwargs)
+        except (TypeError, ValueError) as error:
+            raise InputError(f'train: optimizer {optim_type}: {error}') from None
+
+    def discriminate(self, image):
+        """D's logits for ``image`` (N, 3, H, W), conditioned on the current low-light input if so set."""
+        return self.net_d(torch.cat([self.lq, image], 1) if self.condition_d else image)
+
+    def content_losses(self):
+        """OrderedDict name -> weighted content loss of the current output against the reference."""
+        criteria = (('l_g_pix', self.cri_pix), ('l_g_mac', self.cri_mac), ('l_g_ssim', self.cri_ssim))
+        return OrderedDict((name, criterion(self.output, self.gt)) for name, criterion in criteria if criterion)
+
+    def optimize_parameters(self, current_iter):
+        # generator: content losses + fool D (D frozen)
+        for p in self.net_d.parameters():
+            p.requires_grad = False
+        self.optimizer_g.zero_grad()
+        self.output = self.net_g(self.lq)
+        loss_dict = OrderedDict()
+        if current_iter % self.net_d_iters == 0 and current_iter > self.net_d_init_iters:
+            loss_dict.update(self.content_losses())
+            loss_dict['l_g_gan'] = self.cri_gan(self.discriminate(self.output), True, is_disc=False)
+            l_g_total = sum(loss_dict.values())
+            loss_dict['l_g_total'] = l_g_total
+            l_g_total.backward()
+            self.optimizer_g.step()
+
+        # discriminator: real -> 1, enhanced -> 0
+        for p in self.net_d.parameters():
+            p.requires_grad = True
+        self.optimizer_d.zero_grad()
+        real_d_pred = self.discriminate(self.gt)
+        fake_d_pred = self.discriminate(self.output.detach())
+        loss_dict['l_d_real'] = self.cri_gan(real_d_pred, True, is_disc=True)
+        loss_dict['l_d_fake'] = self.cri_gan(fake_d_pred, False, is_disc=True)
+        loss_dict['out_d_real'] = real_d_pred.detach().mean()
+        loss_dict['out_d_fake'] = fake_d_pred.detach().mean()
+        (self.d_loss_weight * (loss_dict['l_d_real'] + loss_dict['l_d_fake'])).backward()
+        self.optimizer_d.step()
+
+        self.log_dict = self.reduce_loss_dict(loss_dict)
+        if self.ema_decay > 0:
+            self.model_ema(decay=self.ema_decay)

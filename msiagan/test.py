@@ -1,0 +1,19 @@
+"""Test from a BasicSR options file: ``python msiagan/test.py -opt options/test_lol.yml`` (or ``msiagan-test``)."""
+import sys
+from os import path as osp
+
+if __package__ in (None, ''):  # run as a file: import the package from this checkout
+    sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+import msiagan  # noqa: E402,F401  (first: makes basicsr importable, registers everything)
+from basicsr.test import test_pipeline  # noqa: E402
+
+from msiagan.entry import project_root, run_cli  # noqa: E402
+
+
+def main():
+    run_cli('msiagan-test', lambda: test_pipeline(project_root()))
+
+
+if __name__ == '__main__':
+    main()

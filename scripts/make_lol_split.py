@@ -1,0 +1,38 @@
+"""Carve a fixed, seeded validation split out of LOL-v1's our485, as two meta_info files.
+
+    python scripts/make_lol_split.py --gt datasets/LOL-v1/our485/high --num-val 25 --seed 0
+
+writes msiagan/data/meta_info/lol_v1_{train,val}.txt (one stem per line, sorted). eval15 stays the test set.
+"""
+import argparse
+import random
+from os import path as osp
+
+from msiagan.data.pairing import images_by_stem
+
+META_INFO_DIR = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'msiagan', 'data', 'meta_info')
+
+
+def split_stems(stems, num_val, seed):
+    """(train, val) lists of stems, each sorted; val is a seeded random sample of ``num_val`` stems."""
+    val = set(random.Random(seed).sample(sorted(stems), num_val))
+    return sorted(set(stems) - val), sorted(val)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--gt', default='datasets/LOL-v1/our485/high', help='our485 reference folder')
+    parser.add_argument('--num-val', type=int, default=25)
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--out', default=META_INFO_DIR, help='folder for lol_v1_{train,val}.txt')
+    args = parser.parse_args()
+    train, val = split_stems(images_by_stem(args.gt), args.num_val, args.seed)
+    for name, stems in (('train', train), ('val', val)):
+        path = osp.join(args.out, f'lol_v1_{name}.txt')
+        with open(path, 'w') as f:
+            f.write(''.join(f'{stem}\n' for stem in stems))
+        print(f'{path}: {len(stems)} stems')
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,96 @@
+"""Shared fixtures: tiny generated image pairs and option files for the training pipeline."""
+import os
+import subprocess
+import sys
+from os import path as osp
+
+import cv2
+import numpy as np
+import pytest
+import yaml
+
+import msiagan  # noqa: F401  (registers everything)
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+def write_pairs(root, stems, size=(48, 40), lq_ext='.png', gt_ext='.png', seed=0):
+    """Write random reference images and their 1/8-brightness inputs to root/{low,high}; return the folders.
+
+    size is (width, height). The input of a pair is exactly gt // 8, so crops can be checked for alignment.
+    """
+    rng = np.random.default_rng(seed)
+    lq_dir, gt_dir = osp.join(root, 'low'), osp.join(root, 'high')
+    os.makedirs(lq_dir, exist_ok=True)
+    os.makedirs(gt_dir, exist_ok=True)
+    for stem in stems:
+        gt = rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
+        assert cv2.imwrite(osp.join(lq_dir, stem + lq_ext), gt // 8)
+        assert cv2.imwrite(osp.join(gt_dir, stem + gt_ext), gt)
+    return lq_dir, gt_dir
+
+
+@pytest.fixture
+def pairs(tmp_path):
+    """Folders of three 48x40 pairs: .png inputs, .jpg references, as in the shared LOL-v1 copy."""
+    return write_pairs(str(tmp_path / 'pairs'), ['1', '10', '2'], gt_ext='.jpg')
+
+
+def tiny_train_options(name, train_dirs, val_dirs, total_iter=4, **train_overrides):
+    """Options of a CPU training run small enough for a test: a 16-channel generator, 32x32 crops."""
+    return {
+        'name': name,
+        'model_type': 'MSIAGANModel',
+        'scale': 1,
+        'num_gpu': 0,
+        'manual_seed': 0,
+        'datasets': {
+            'train': {
+                'name': 'tiny_train', 'type': 'PairedLowLightDataset', 'dataroot_lq': train_dirs[0],
+                'dataroot_gt': train_dirs[1], 'io_backend': {'type': 'disk'}, 'gt_size': 32, 'use_hflip': True,
+                'use_rot': True, 'num_worker_per_gpu': 0, 'batch_size_per_gpu': 2, 'dataset_enlarge_ratio': 2
+            },
+            'val': {
+                'name': 'tiny_val', 'type': 'PairedLowLightDataset', 'dataroot_lq': val_dirs[0],
+                'dataroot_gt': val_dirs[1], 'io_backend': {'type': 'disk'}
+            },
+        },
+        'network_g': {'type': 'MSIAGenerator', 'num_feat': 16, 'act': 'lrelu'},
+        'network_d': {'type': 'PatchGANDiscriminator', 'num_in_ch': 6, 'num_feat': 16},
+        'path': {'pretrain_network_g': None, 'strict_load_g': True, 'resume_state': None},
+        'train': {
+            'ema_decay': 0.9,
+            'optim_g': {'type': 'Adam', 'lr': 1e-3},
+            'optim_d': {'type': 'Adadelta', 'lr': 1.0, 'rho': 0.95, 'eps': 1e-7},
+            'scheduler': {'type': 'MultiStepLR', 'milestones': [1000000], 'gamma': 1.0},
+            'total_iter': total_iter,
+            'warmup_iter': -1,
+            'pixel_opt': {'type': 'L1Loss', 'loss_weight': 30.0},
+            'mac_opt': {'type': 'MACLoss', 'loss_weight': 30.0, 'scales': [7]},
+            'ssim_opt': {'type': 'SSIMLoss', 'loss_weight': 20.0},
+            'gan_opt': {'type': 'GANLoss', 'gan_type': 'vanilla', 'loss_weight': 1.0},
+            **train_overrides,
+        },
+        'val': {
+            'val_freq': 2,
+            'save_img': False,
+            'metrics': {
+                'psnr': {'type': 'calculate_psnr', 'crop_border': 0, 'test_y_channel': False},
+                'ssim': {'type': 'calculate_ssim', 'crop_border': 0, 'test_y_channel': False},
+            },
+        },
+        'logger': {'print_freq': 1, 'save_checkpoint_freq': 2, 'use_tb_logger': False},
+    }
+
+
+def write_options(path, options):
+    with open(path, 'w') as f:
+        yaml.safe_dump(options, f)
+    return str(path)
+
+
+def run_entry(script, root, *args):
+    """Run msiagan/<script>.py with experiments/ and results/ under ``root``; return the CompletedProcess."""
+    env = dict(os.environ, MSIAGAN_ROOT=str(root), PYTHONUNBUFFERED='1')
+    return subprocess.run([sys.executable, osp.join(REPO, 'msiagan', f'{script}.py'), *args],
+                          cwd=str(root), env=env, capture_output=True, text=True, timeout=600)

@@ -1,0 +1,75 @@
+import pytest
+import torch
+from basicsr.archs import build_network
+
+from msiagan.archs import MSIAGenerator, PatchGANDiscriminator
+from msiagan.errors import InputError
+
+
+def count(net, trainable_only=False):
+    return sum(p.numel() for p in net.parameters() if p.requires_grad or not trainable_only)
+
+
+def test_paper_parameter_counts():
+    generator = MSIAGenerator()
+    assert count(generator) == 666371
+    assert count(generator.ae1) == count(generator.ae2) == 166080
+    assert count(PatchGANDiscriminator(), trainable_only=True) == 2769601
+
+
+@pytest.mark.parametrize('act', ['none', 'lrelu', 'gelu'])
+@pytest.mark.parametrize('size', [(37, 53), (8, 8), (5, 3), (1, 1), (400, 600)])
+def test_generator_output_has_input_size(act, size):
+    net = MSIAGenerator(num_feat=8, act=act).eval()
+    with torch.no_grad():
+        out = net(torch.rand(2, 3, *size))
+    assert out.shape == (2, 3, *size)
+
+
+def test_gradients_reach_every_generator_parameter():
+    torch.manual_seed(0)
+    net = MSIAGenerator(num_feat=8, act='lrelu')
+    net(torch.rand(2, 3, 24, 40)).square().mean().backward()
+    no_grad = [name for name, p in net.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
+    assert no_grad == []
+
+
+def test_variants_share_the_paper_parameter_count():
+    assert count(MSIAGenerator(act='lrelu')) == count(MSIAGenerator(act='none'))
+
+
+def test_paper_variant_is_linear_before_the_head():
+    """act 'none' (released code): the features entering the head are a linear function of the input."""
+    torch.manual_seed(0)
+    net = MSIAGenerator(num_feat=8, act='none')
+    features = []
+    net.head.register_forward_hook(lambda module, inputs, output: features.append(inputs[0]))
+    x, y = torch.rand(1, 3, 16, 16), torch.rand(1, 3, 16, 16)
+    with torch.no_grad():
+        net(x), net(y), net(x + y), net(torch.zeros(1, 3, 16, 16))
+    fx, fy, fxy, f0 = features
+    torch.testing.assert_close(fxy - f0, (fx - f0) + (fy - f0), atol=1e-5, rtol=1e-4)
+
+
+def test_unknown_activation_is_named():
+    with pytest.raises(InputError, match="act 'swish'"):
+        MSIAGenerator(act='swish')
+
+
+def test_discriminator_sees_six_channels_and_outputs_patch_logits():
+    net = PatchGANDiscriminator()
+    out = net(torch.rand(2, 6, 256, 256))
+    assert out.shape == (2, 1, 15, 15)
+    assert out.min() < 0 < out.max()  # logits, no sigmoid
+
+
+@pytest.mark.parametrize('std', [0.02, 0.2])
+def test_discriminator_init_std(std):
+    conv = PatchGANDiscriminator(init_std=std).body[2]
+    assert conv.weight.std().item() == pytest.approx(std, rel=0.02)
+    assert conv.bias.abs().max() == 0
+
+
+def test_build_from_options():
+    net = build_network({'type': 'MSIAGenerator', 'num_feat': 8, 'act': 'gelu'})
+    assert isinstance(net, MSIAGenerator)

@@ -1,0 +1,16 @@
+"""``import msiagan`` makes BasicSR importable on current torchvision and registers our names."""
+import importlib
+
+from basicsr.utils.registry import ARCH_REGISTRY, DATASET_REGISTRY, LOSS_REGISTRY, MODEL_REGISTRY
+
+
+def test_registered_names():
+    assert {'MSIAGenerator', 'PatchGANDiscriminator'} <= set(ARCH_REGISTRY.keys())
+    assert {'MACLoss', 'SSIMLoss', 'L1Loss', 'GANLoss'} <= set(LOSS_REGISTRY.keys())
+    assert 'MSIAGANModel' in MODEL_REGISTRY
+    assert 'PairedLowLightDataset' in DATASET_REGISTRY
+
+
+def test_basicsr_imports_on_current_torchvision():
+    degradations = importlib.import_module('basicsr.data.degradations')
+    assert callable(degradations.rgb_to_grayscale)
