@@ -57,8 +57,31 @@ def load_generator(network_opt, weights, param_key=None, device='cpu'):
 
 
 @torch.no_grad()
-def enhance_array(net, img, device='cpu'):
+def enhance_tensor(net, x, tile=0, tile_pad=32, align=8):
+    """Run ``net`` on x (N, C, H, W) in [0, 1]; returns (N, C_out, H, W) clamped to [0, 1].
+
+    tile > 0 processes tile x tile pieces, each with up to ``tile_pad`` pixels of context on every side,
+    so an image larger than memory allows still goes through. Each piece starts on a multiple of
+    ``align`` (the generator's total stride), so it sees the same sampling grid as the whole image.
+    """
+    if not tile:
+        return net(x).clamp_(0, 1)
+    height, width = x.shape[-2:]
+    out = None
+    for top in range(0, height, tile):
+        for left in range(0, width, tile):
+            bottom, right = min(top + tile, height), min(left + tile, width)
+            context_top = max(top - tile_pad, 0) // align * align
+            context_left = max(left - tile_pad, 0) // align * align
+            piece = net(x[..., context_top:min(bottom + tile_pad, height), context_left:min(right + tile_pad, width)])
+            if out is None:
+                out = x.new_empty(x.shape[0], piece.shape[1], height, width)
+            out[..., top:bottom, left:right] = piece[..., top - context_top:bottom - context_top,
+                                                     left - context_left:right - context_left]
+    return out.clamp_(0, 1)
+
+
+def enhance_array(net, img, device='cpu', tile=0, tile_pad=32):
     """Enhance one float32 (H, W, 3) RGB image in [0, 1]; returns float32 (H, W, 3) RGB in [0, 1]."""
     x = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))[None].to(device)
-    out = net(x).clamp_(0, 1)
-    return out[0].permute(1, 2, 0).cpu().numpy()
+    return enhance_tensor(net, x, tile, tile_pad)[0].permute(1, 2, 0).cpu().numpy()
