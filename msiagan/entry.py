@@ -3,7 +3,7 @@ import os
 import sys
 from os import path as osp
 
-from msiagan.errors import InputError
+from msiagan.errors import InputError, TrainingError
 
 PACKAGE_DIR = osp.dirname(osp.abspath(__file__))
 
@@ -25,10 +25,11 @@ def one_line(error):
 
 
 def run_cli(program, pipeline):
-    """Run ``pipeline()``; bad input ends with a one-line error (the traceback too with --debug)."""
+    """Run ``pipeline()``; bad input, or training that cannot go on, ends with a one-line error (the traceback
+    too with --debug)."""
     try:
         pipeline()
-    except InputError as error:
+    except (InputError, TrainingError) as error:
         if '--debug' in sys.argv:
             raise
         sys.exit(f'{program}: error: {one_line(error)}')

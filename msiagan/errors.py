@@ -3,3 +3,7 @@
 
 class InputError(ValueError):
     """Bad input: a data file or folder, or an option. Its message is one line that names the culprit."""
+
+
+class TrainingError(RuntimeError):
+    """Training cannot go on (e.g. a loss became NaN). Its message is one line that names what and when."""

@@ -94,3 +94,11 @@ def run_entry(script, root, *args):
     env = dict(os.environ, MSIAGAN_ROOT=str(root), PYTHONUNBUFFERED='1')
     return subprocess.run([sys.executable, osp.join(REPO, 'msiagan', f'{script}.py'), *args],
                           cwd=str(root), env=env, capture_output=True, text=True, timeout=600)
+
+
+def start_training(root, options, runner=(), *args):
+    """Popen of ``python [runner] msiagan/train.py -opt options args`` with experiments under ``root``, one thread
+    per process (so that runs compare bit for bit), stdout and stderr together."""
+    env = dict(os.environ, MSIAGAN_ROOT=str(root), PYTHONUNBUFFERED='1', OMP_NUM_THREADS='1')
+    return subprocess.Popen([sys.executable, *runner, osp.join(REPO, 'msiagan', 'train.py'), '-opt', options, *args],
+                            cwd=str(root), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

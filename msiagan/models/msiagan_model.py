@@ -4,13 +4,16 @@ from collections import OrderedDict
 import torch
 from basicsr.losses import build_loss
 from basicsr.models.srgan_model import SRGANModel
+from basicsr.utils import get_root_logger
 from basicsr.utils.registry import MODEL_REGISTRY
 
-from msiagan.errors import InputError
+from msiagan.checkpoint import AtomicCheckpointMixin
+from msiagan.distributed import DistributedModelMixin, flagged_on_any_process
+from msiagan.errors import InputError, TrainingError
 
 
 @MODEL_REGISTRY.register()
-class MSIAGANModel(SRGANModel):
+class MSIAGANModel(DistributedModelMixin, AtomicCheckpointMixin, SRGANModel):
     """Paired enhancement GAN: a generator and a (conditional) discriminator, trained in turn each step.
 
     Generator loss: gan_opt (adversarial, on D's verdict) + pixel_opt (L1Loss, the MAE) + mac_opt (MACLoss)
@@ -23,6 +26,10 @@ class MSIAGANModel(SRGANModel):
         d_loss_weight (float): Weight of the discriminator loss. Default: 0.5 (pix2pix and the paper).
         optim_g, optim_d: ``type`` is any torch.optim class name (Adam, AdamW, Adadelta, ...); the other
             keys are its arguments.
+        skip_nonfinite (bool): True: a NaN or infinite loss skips the update it belongs to (a G loss: the whole
+            step), with a warning. False: it stops training with a one-line error naming the iteration and the
+            loss, before any update or save. Default: False.
+    Distributed (msiagan.distributed) on GPUs and CPUs; checkpoints written atomically (msiagan.checkpoint).
     Logged: l_g_pix, l_g_mac, l_g_ssim, l_g_gan, l_g_total, l_d_real, l_d_fake, out_d_real, out_d_fake.
     """
 
@@ -71,6 +78,9 @@ class MSIAGANModel(SRGANModel):
         if current_iter % self.net_d_iters == 0 and current_iter > self.net_d_init_iters:
             loss_dict.update(self.content_losses())
             loss_dict['l_g_gan'] = self.cri_gan(self.discriminate(self.output), True, is_disc=False)
+            if not self.losses_are_finite(loss_dict, current_iter):
+                self.log_dict = OrderedDict()  # the whole step is skipped: D would learn from a failed G step
+                return
             l_g_total = sum(loss_dict.values())
             loss_dict['l_g_total'] = l_g_total
             l_g_total.backward()
@@ -86,9 +96,28 @@ class MSIAGANModel(SRGANModel):
         loss_dict['l_d_fake'] = self.cri_gan(fake_d_pred, False, is_disc=True)
         loss_dict['out_d_real'] = real_d_pred.detach().mean()
         loss_dict['out_d_fake'] = fake_d_pred.detach().mean()
-        (self.d_loss_weight * (loss_dict['l_d_real'] + loss_dict['l_d_fake'])).backward()
-        self.optimizer_d.step()
+        if self.losses_are_finite({name: loss_dict[name] for name in ('l_d_real', 'l_d_fake')}, current_iter):
+            (self.d_loss_weight * (loss_dict['l_d_real'] + loss_dict['l_d_fake'])).backward()
+            self.optimizer_d.step()
 
         self.log_dict = self.reduce_loss_dict(loss_dict)
         if self.ema_decay > 0:
             self.model_ema(decay=self.ema_decay)
+
+    def losses_are_finite(self, losses, current_iter):
+        """True if every loss (name -> scalar tensor) is finite in every process, before any is used.
+
+        Otherwise raises TrainingError naming the iteration and the losses, or, with ``train: skip_nonfinite``,
+        warns and returns False: the caller then skips the update. Every process takes the same decision, so
+        distributed processes stay in step.
+        """
+        nonfinite = flagged_on_any_process(torch.stack([~loss.detach().isfinite().all() for loss in losses.values()]))
+        names = ', '.join(name for name, flag in zip(losses, nonfinite.tolist()) if flag)
+        if not names:
+            return True
+        problem = f'iteration {current_iter}: loss {names} is NaN or infinite'
+        if not self.opt['train'].get('skip_nonfinite', False):
+            raise TrainingError(f'{problem}; training stopped before using it, saved checkpoints are intact '
+                                '(train: skip_nonfinite: true skips such steps instead)')
+        get_root_logger().warning(f'{problem}; update skipped (train: skip_nonfinite)')
+        return False

@@ -1,0 +1,182 @@
+"""Resuming a stopped training where it stopped: the newest intact state, then the same data and randomness.
+
+BasicSR 1.4.2's ``train_pipeline`` restarts the saved epoch from its first batch with freshly seeded random
+generators, so a resumed run sees other batches, crops and flips than an uninterrupted one. Rather than
+copy its training loop, ``install_exact_resume`` replaces three names that ``train_pipeline`` looks up in
+``basicsr.train``: ``load_resume_state`` (also on machines without CUDA), ``EnlargedSampler`` (by
+``ResumableSampler``, which can take up an epoch part-way) and ``create_train_val_dataloader`` (BasicSR's, then
+the sampler is told where to take up). The states those need are saved by msiagan.checkpoint.
+"""
+import itertools
+import os
+import random
+import re
+from contextlib import contextmanager
+from os import path as osp
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from basicsr import train as basicsr_train
+from basicsr.data.data_sampler import EnlargedSampler
+from basicsr.utils import check_resume
+
+from msiagan.distributed import check_same_on_every_process
+from msiagan.errors import InputError
+
+BASICSR_CREATE_DATALOADERS = basicsr_train.create_train_val_dataloader
+
+
+def rng_states():
+    """This process's random generator states (Python, NumPy, torch CPU and CUDA), as types that
+    ``torch.load(weights_only=True)`` accepts."""
+    kind, keys, position, has_gauss, cached_gaussian = np.random.get_state()
+    return {
+        'python': random.getstate(),
+        'numpy': [kind, keys.tolist(), position, has_gauss, cached_gaussian],
+        'torch': torch.get_rng_state(),
+        'cuda': torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else [],
+    }
+
+
+def set_rng_states(states):
+    """Set this process's random generators to ``states`` from ``rng_states``. CUDA ones are set only where
+    as many GPUs are visible as when they were taken."""
+    version, internal_state, gauss_next = states['python']
+    random.setstate((version, tuple(internal_state), gauss_next))
+    kind, keys, position, has_gauss, cached_gaussian = states['numpy']
+    np.random.set_state((kind, np.array(keys, dtype=np.uint32), position, has_gauss, cached_gaussian))
+    torch.set_rng_state(states['torch'])
+    if states['cuda'] and torch.cuda.is_available() and len(states['cuda']) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(states['cuda'])
+
+
+def gathered_rng_states():
+    """Every process's ``rng_states()``, a list indexed by rank (a collective in a distributed run)."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return [rng_states()]
+    states = [None] * dist.get_world_size()
+    dist.all_gather_object(states, rng_states())
+    return states
+
+
+@contextmanager
+def preserved_rng_states():
+    """Within the block the random generators may be used; afterwards they are as before it."""
+    states = rng_states()
+    try:
+        yield
+    finally:
+        set_rng_states(states)
+
+
+def latest_training_state(states_dir):
+    """Path of the newest ``<iter>.state`` in ``states_dir`` that loads, or None."""
+    if not osp.isdir(states_dir):
+        return None
+    iters = sorted((int(m.group(1)) for m in map(re.compile(r'(\d+)\.state$').fullmatch, os.listdir(states_dir))
+                    if m), reverse=True)
+    for current_iter in iters:
+        path = osp.join(states_dir, f'{current_iter}.state')
+        try:
+            torch.load(path, map_location='cpu', weights_only=True)
+        except Exception:  # unreadable, e.g. cut short by a kill in a version without atomic saves: skip it
+            continue
+        return path
+    return None
+
+
+def load_resume_state(opt):
+    """BasicSR's ``load_resume_state``, fixed to work on machines without CUDA and from any directory.
+
+    BasicSR 1.4.2 maps the state to ``torch.cuda.current_device()`` (fails without CUDA) and looks for
+    --auto_resume states under ./experiments relative to the working directory. This one loads to the CPU
+    (optimizers move their state to their parameters' device) and looks in the experiment's own folder.
+    """
+    if opt['auto_resume']:
+        latest = latest_training_state(opt['path']['training_states'])
+        if latest:
+            opt['path']['resume_state'] = latest
+    path = opt['path'].get('resume_state')
+    if not path:
+        return None
+    if not osp.isfile(path):
+        raise InputError(f'path: resume_state {path} does not exist')
+    state = torch.load(path, map_location='cpu', weights_only=True)
+    check_resume(opt, state['iter'])
+    return state
+
+
+class ResumableSampler(EnlargedSampler):
+    """BasicSR's EnlargedSampler (the same indices, epoch by epoch) that can take up an epoch part-way.
+
+    After ``resume_at(skip, rng_state)``, the next epoch set (``set_epoch``) starts at its ``skip``-th sample,
+    and just before that epoch's first sample is loaded this process's random generators are set to
+    ``rng_state`` (when not None). With the data loaded in the training process (num_worker_per_gpu: 0) the
+    batches, crops and flips that follow are those of an uninterrupted run. (It waits for ``set_epoch``
+    because BasicSR's CPUPrefetcher makes a loader iterator before the loop, and with loader workers that
+    iterator draws indices at once.)
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.resume_point = None  # (skip, rng_state) for the next epoch set
+        self.epoch_start = None  # (skip, rng_state) for the next iteration over this epoch
+
+    def resume_at(self, skip, rng_state):
+        self.resume_point = (skip, rng_state)
+
+    def set_epoch(self, epoch):
+        super().set_epoch(epoch)
+        self.epoch_start, self.resume_point = self.resume_point, None
+
+    def __iter__(self):
+        indices = super().__iter__()
+        if self.epoch_start is None:
+            return indices
+        skip, rng_state = self.epoch_start
+        self.epoch_start = None
+        if rng_state is not None:
+            set_rng_states(rng_state)
+        return itertools.islice(indices, skip, None)
+
+
+class ExactResume:
+    """The replacements of ``load_resume_state`` and ``create_train_val_dataloader`` in basicsr.train."""
+
+    def __init__(self):
+        self.resumed = None  # epoch, iter and rng_states of the state resumed from
+
+    def load_resume_state(self, opt):
+        state = load_resume_state(opt)
+        check_same_on_every_process(state and state['iter'], 'the iteration resumed from')
+        if state:
+            self.resumed = {key: state.get(key) for key in ('epoch', 'iter', 'rng_states')}
+        return state
+
+    def create_train_val_dataloader(self, opt, logger):
+        train_loader, train_sampler, *others = BASICSR_CREATE_DATALOADERS(opt, logger)
+        if self.resumed:
+            epoch, current_iter = self.resumed['epoch'], self.resumed['iter']
+            # every epoch is len(train_loader) iterations (drop_last), so this many batches of it were done
+            batches_done = min(max(current_iter - epoch * len(train_loader), 0), len(train_loader))
+            train_sampler.resume_at(batches_done * train_loader.batch_size, self.resumed_rng_state(opt, logger))
+            logger.info(f'Resuming the data of epoch {epoch} after its first {batches_done} batches.')
+        return (train_loader, train_sampler, *others)
+
+    def resumed_rng_state(self, opt, logger):
+        """This process's random generator states in the state resumed from, or None with a warning."""
+        states = self.resumed['rng_states'] or []
+        if len(states) == opt['world_size']:
+            return states[opt['rank']]
+        logger.warning(f'The training state has random generator states for {len(states)} processes, not '
+                       f"{opt['world_size']}: random crops and flips will differ from an uninterrupted run.")
+        return None
+
+
+def install_exact_resume():
+    """Make basicsr.train's ``train_pipeline`` resume as described at the top of this module."""
+    hooks = ExactResume()
+    basicsr_train.load_resume_state = hooks.load_resume_state
+    basicsr_train.create_train_val_dataloader = hooks.create_train_val_dataloader
+    basicsr_train.EnlargedSampler = ResumableSampler

@@ -1,0 +1,107 @@
+"""Distributed data parallel training on the CPU: 2 processes with gloo through torchrun and --launcher pytorch."""
+import glob
+import os
+
+import pytest
+import torch
+from conftest import start_training, tiny_train_options, write_options, write_pairs
+
+from msiagan.archs import MSIAGenerator
+from msiagan.distributed import check_same_on_every_process, slurm_environment
+from msiagan.errors import InputError
+
+TORCHRUN = ('-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=2')
+
+
+@pytest.fixture(scope='module')
+def runs(tmp_path_factory):
+    """One step on 4 pairs: 2 gloo processes with batch 2 each ('ddp') and 1 process with batch 4 ('single').
+
+    Whole frames without flips, so that both see exactly the same 4 images in their one step; SGD for G, so
+    that its update is proportional to the gradient (Adam's first step is about lr * sign(gradient), blind to
+    its scale); the same initial generator for both. The adversarial term is off (loss_weight 0): D's
+    BatchNorm normalises over each process's own batch, so D's verdict on 2 + 2 images is not that on 4.
+    """
+    root = tmp_path_factory.mktemp('ddp')
+    train_dirs = write_pairs(str(root / 'train'), ['a', 'b', 'c', 'd'], size=(32, 32))
+    torch.manual_seed(0)
+    torch.save({'params': MSIAGenerator(num_feat=16, act='lrelu').state_dict()}, root / 'init.pth')
+    processes = {}
+    for name, batch, runner in (('ddp', 2, (*TORCHRUN, '--log-dir', str(root / 'ranks'), '--redirects', '3')),
+                                ('single', 4, ())):
+        opt = tiny_train_options(name, train_dirs, train_dirs, total_iter=1, optim_g={'type': 'SGD', 'lr': 0.01})
+        opt['datasets']['train'].update(gt_size=None, use_hflip=False, use_rot=False, dataset_enlarge_ratio=1,
+                                        batch_size_per_gpu=batch)
+        del opt['datasets']['val'], opt['val']
+        opt['train']['gan_opt']['loss_weight'] = 0.0
+        opt['path']['pretrain_network_g'] = str(root / 'init.pth')
+        opt['logger']['save_checkpoint_freq'] = 1
+        launcher = ('--launcher', 'pytorch') if runner else ()
+        processes[name] = start_training(root, write_options(root / f'{name}.yml', opt), runner, *launcher)
+    for name, process in processes.items():
+        output = process.communicate(timeout=300)[0]
+        assert process.returncode == 0, f'{name}:\n{output[-3000:]}'
+    return root
+
+
+def rank_output(root, rank):
+    """What torchrun's process ``rank`` wrote to stdout and stderr."""
+    files = glob.glob(str(root / 'ranks' / '**' / str(rank) / 'std*.log'), recursive=True)
+    assert files, f'no output of rank {rank}'
+    return ''.join(open(f).read() for f in files)
+
+
+def test_both_ranks_run_and_only_rank_0_logs_and_saves(runs):
+    experiment = runs / 'experiments' / 'ddp'
+    assert 'INFO: Start training' in rank_output(runs, 0)
+    assert 'INFO:' not in rank_output(runs, 1)
+    logs = glob.glob(str(experiment / 'train_*.log'))
+    assert len(logs) == 1
+    log = open(logs[0]).read()
+    assert 'Batch size per gpu: 2' in log and 'World size (gpu number): 2' in log
+    assert 'Require iter number per epoch: 1' in log  # 4 pairs, 2 x 2 per step
+    assert not glob.glob(str(runs / 'experiments' / '*_archived_*'))  # a second make_exp_dirs would archive it
+    assert sorted(os.listdir(experiment / 'models')) == ['net_d_1.pth', 'net_d_latest.pth', 'net_g_1.pth',
+                                                         'net_g_latest.pth']
+    state = torch.load(experiment / 'training_states' / '1.state', weights_only=True)
+    assert len(state['rng_states']) == 2
+    assert state['rng_states'][0]['python'] != state['rng_states'][1]['python']  # seeded manual_seed + rank
+
+
+def test_generator_step_equals_one_process_on_the_union_of_the_batches(runs):
+    initial = torch.load(runs / 'init.pth', weights_only=True)['params']
+    ddp, single = (torch.load(runs / 'experiments' / name / 'models' / 'net_g_1.pth', weights_only=True)['params']
+                   for name in ('ddp', 'single'))
+    largest_update = max((single[key] - initial[key]).abs().max().item() for key in initial)
+    largest_difference = max((ddp[key] - single[key]).abs().max().item() for key in initial)
+    print(f'largest update {largest_update:.3g}, largest difference DDP - single {largest_difference:.3g}')
+    assert largest_update > 1e-2
+    for key in initial:  # float32 sums in another order: a few units in the last place of the weights
+        torch.testing.assert_close(ddp[key], single[key], rtol=1e-5, atol=1e-5 * largest_update)
+
+
+def test_slurm_variables_become_torch_distributed_ones(tmp_path, monkeypatch):
+    scontrol = tmp_path / 'scontrol'
+    scontrol.write_text('#!/bin/sh\necho node07\necho node08\n')  # scontrol show hostnames node[07-08]
+    scontrol.chmod(0o755)
+    monkeypatch.setenv('PATH', f'{tmp_path}{os.pathsep}{os.environ["PATH"]}')
+    slurm = {'SLURM_PROCID': '5', 'SLURM_NTASKS': '8', 'SLURM_LOCALID': '1', 'SLURM_NODELIST': 'node[07-08]'}
+    assert slurm_environment(environ=slurm) == {'MASTER_ADDR': 'node07', 'MASTER_PORT': '29500', 'WORLD_SIZE': '8',
+                                                'RANK': '5', 'LOCAL_RANK': '1'}
+    assert slurm_environment(port=1234, environ=slurm)['MASTER_PORT'] == '1234'
+    with pytest.raises(InputError, match='SLURM_LOCALID is not set'):
+        slurm_environment(environ={key: value for key, value in slurm.items() if key != 'SLURM_LOCALID'})
+
+
+def test_processes_that_would_resume_from_different_iterations_stop(monkeypatch):
+    """Each process of a 2-process job, given what all_gather_object collects from both."""
+    gathered = []
+    monkeypatch.setattr(torch.distributed, 'is_initialized', lambda: True)
+    monkeypatch.setattr(torch.distributed, 'get_world_size', lambda: 2)
+    monkeypatch.setattr(torch.distributed, 'all_gather_object',
+                        lambda out, value: out.__setitem__(slice(None), gathered))
+    gathered[:] = [4, 4]
+    check_same_on_every_process(4, 'the iteration resumed from')
+    gathered[:] = [4, None]  # rank 1 found no state: experiments/ is not on storage both machines share
+    with pytest.raises(InputError, match=r'^the iteration resumed from differs between the processes: \[4, None\]'):
+        check_same_on_every_process(4, 'the iteration resumed from')

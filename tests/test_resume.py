@@ -1,0 +1,151 @@
+"""Killed and resumed: atomic checkpoints, an exact --auto_resume after SIGKILL, and NaN/infinite losses."""
+import glob
+import os
+import re
+import signal
+import time
+from os import path as osp
+
+import pytest
+import torch
+from conftest import run_entry, start_training, tiny_train_options, write_options, write_pairs
+from test_model import feed, make_model
+
+from msiagan.checkpoint import atomic_save
+from msiagan.errors import TrainingError
+from msiagan.resume import ResumableSampler, latest_training_state, rng_states, set_rng_states
+
+TOTAL_ITER = 12
+
+
+def training_options(root, name):
+    """6 pairs of 40x40, random 32x32 crops with flips and rotations, batch 2: 3 steps an epoch, so states
+    every 2 steps fall inside epochs; data loaded in the training process (num_worker_per_gpu 0)."""
+    train_dirs = write_pairs(str(root / 'train'), [f'{i}' for i in range(6)], size=(40, 40))
+    val_dirs = write_pairs(str(root / 'val'), ['v'], size=(32, 32), seed=1)
+    opt = tiny_train_options(name, train_dirs, val_dirs, total_iter=TOTAL_ITER)
+    opt['datasets']['train']['dataset_enlarge_ratio'] = 1
+    opt['val']['val_freq'] = 4
+    return write_options(root / f'{name}.yml', opt)
+
+
+def saved_networks(root, name):
+    return {net: torch.load(root / 'experiments' / name / 'models' / f'{net}_latest.pth', weights_only=True)
+            for net in ('net_g', 'net_d')}
+
+
+@pytest.fixture(scope='module')
+def killed_and_resumed(tmp_path_factory):
+    """An uninterrupted run, and the same run killed (SIGKILL) after its first saved state then resumed.
+
+    Returns (root, iterations of the states on disk at the kill, the resumed run's log)."""
+    root = tmp_path_factory.mktemp('resume')
+    uninterrupted = start_training(root, training_options(root, 'uninterrupted'))
+    killed = start_training(root, training_options(root, 'killed'))
+    states_dir = root / 'experiments' / 'killed' / 'training_states'
+    deadline = time.monotonic() + 300
+    while not glob.glob(str(states_dir / '*.state')) and killed.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    killed.send_signal(signal.SIGKILL)
+    output = killed.communicate()[0]
+    assert killed.returncode == -signal.SIGKILL, output[-3000:]
+    saved_iters = sorted(int(m.group(1)) for m in map(re.compile(r'(\d+)\.state').fullmatch, os.listdir(states_dir))
+                         if m)
+    for path in glob.glob(str(states_dir / '*.state')) + glob.glob(str(states_dir / '..' / 'models' / '*.pth')):
+        torch.load(path, weights_only=True)  # every file under a final name is whole, whenever the kill came
+    resumed = start_training(root, str(root / 'killed.yml'), (), '--auto_resume')
+    output = resumed.communicate(timeout=300)[0]
+    assert resumed.returncode == 0, output[-3000:]
+    output = uninterrupted.communicate(timeout=300)[0]
+    assert uninterrupted.returncode == 0, output[-3000:]
+    logs = sorted(glob.glob(str(root / 'experiments' / 'killed' / 'train_*.log')), key=osp.getmtime)
+    return root, saved_iters, open(logs[-1]).read()
+
+
+def test_resume_continues_from_the_newest_state_and_finishes(killed_and_resumed):
+    _, saved_iters, log = killed_and_resumed
+    assert saved_iters and saved_iters[-1] < TOTAL_ITER, saved_iters
+    epoch = (saved_iters[-1] - 1) // 3  # 3 steps an epoch
+    assert f'Resuming training from epoch: {epoch}, iter: {saved_iters[-1]}.' in log
+    logged_iters = [int(i) for i in re.findall(r'iter:\s+(\d+),', log)]
+    assert logged_iters == list(range(saved_iters[-1] + 1, TOTAL_ITER + 1))
+    assert 'End of training' in log
+
+
+def test_resumed_weights_equal_an_uninterrupted_run(killed_and_resumed):
+    root = killed_and_resumed[0]
+    resumed, uninterrupted = saved_networks(root, 'killed'), saved_networks(root, 'uninterrupted')
+    for net in ('net_g', 'net_d'):
+        for param_key, params in uninterrupted[net].items():
+            for name, value in params.items():
+                assert torch.equal(resumed[net][param_key][name], value), f'{net} {param_key} {name}'
+
+
+def test_atomic_save_keeps_the_old_file_when_a_save_fails(tmp_path):
+    path = tmp_path / 'net.pth'
+    atomic_save({'w': torch.ones(3)}, path)
+    with pytest.raises(Exception):
+        atomic_save({'w': torch.zeros(1000), 'bad': lambda: None}, path)  # fails part-way: lambdas do not pickle
+    assert torch.equal(torch.load(path, weights_only=True)['w'], torch.ones(3))
+    assert os.listdir(tmp_path) == ['net.pth']
+
+
+def test_auto_resume_skips_an_unreadable_state(tmp_path):
+    atomic_save({'iter': 2}, tmp_path / '2.state')
+    (tmp_path / '4.state').write_bytes((tmp_path / '2.state').read_bytes()[:100])  # cut short
+    (tmp_path / '6.state.tmp').write_bytes(b'')  # what a kill during a save leaves
+    assert latest_training_state(str(tmp_path)) == str(tmp_path / '2.state')
+
+
+def test_sampler_takes_up_an_epoch_part_way_with_the_saved_random_state(tmp_path):
+    dataset = list(range(10))
+    uninterrupted = ResumableSampler(dataset, 1, 0, 2)
+    uninterrupted.set_epoch(3)
+    saved = rng_states()
+    expected = list(uninterrupted)[6:], torch.rand(1)
+    set_rng_states(saved)
+    torch.rand(5)  # what the resumed process does before it gets to its data
+    resumed = ResumableSampler(dataset, 1, 0, 2)
+    resumed.resume_at(6, saved)
+    iter(resumed)  # an iterator made before the epoch is set (BasicSR's CPUPrefetcher) neither skips nor restores
+    resumed.set_epoch(3)
+    indices = list(resumed)
+    assert (indices, torch.rand(1)) == expected
+    resumed.set_epoch(4)
+    uninterrupted.set_epoch(4)
+    assert list(resumed) == list(uninterrupted)
+
+
+def test_nonfinite_loss_stops_training_before_any_update(tmp_path):
+    model = make_model(tmp_path)
+    feed(model)
+    model.optimize_parameters(1)
+    before = [p.detach().clone() for p in (*model.net_g.parameters(), *model.net_d.parameters())]
+    model.cri_mac.loss_weight = float('nan')
+    with pytest.raises(TrainingError, match=r'^iteration 2: loss l_g_mac is NaN or infinite; training stopped'):
+        model.optimize_parameters(2)
+    assert all(torch.equal(a, b) for a, b in zip(before, (*model.net_g.parameters(), *model.net_d.parameters())))
+
+
+def test_skip_nonfinite_skips_the_step_and_goes_on(tmp_path):
+    model = make_model(tmp_path, skip_nonfinite=True)
+    feed(model)
+    before = [p.detach().clone() for p in (*model.net_g.parameters(), *model.net_d.parameters())]
+    model.cri_ssim.loss_weight = float('inf')
+    model.optimize_parameters(1)
+    assert all(torch.equal(a, b) for a, b in zip(before, (*model.net_g.parameters(), *model.net_d.parameters())))
+    model.cri_ssim.loss_weight = 20.0
+    model.optimize_parameters(2)
+    assert not torch.equal(before[0], next(model.net_g.parameters()))
+
+
+def test_nonfinite_loss_ends_the_run_with_one_line_and_saves_nothing(tmp_path):
+    train_dirs = write_pairs(str(tmp_path / 'train'), ['a', 'b'], size=(40, 40))
+    opt = tiny_train_options('nan', train_dirs, train_dirs, total_iter=2)
+    opt['train']['pixel_opt']['loss_weight'] = float('inf')
+    result = run_entry('train', tmp_path, '-opt', write_options(tmp_path / 'nan.yml', opt))
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1].startswith('msiagan-train: error: iteration 1: loss l_g_pix is NaN or '
+                                                     'infinite; training stopped')
+    assert 'Traceback' not in result.stderr
+    assert os.listdir(tmp_path / 'experiments' / 'nan' / 'models') == []
