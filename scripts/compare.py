@@ -5,6 +5,7 @@
         --model "pix2pix U-Net" options/lol_unet_baseline.yml experiments/.../net_g_latest.pth \\
         --images 1 22
 
+--meta-info restricts the pairs to a list (msiagan/data/meta_info/lol_v1_val.txt: the validation split).
 Each --model is LABEL NETWORK WEIGHTS, NETWORK being a BasicSR options file (its network_g) or a registered
 arch name (its default arguments). Writes <out>/compare.md and <out>/compare.csv (PSNR and SSIM with
 BasicSR's metrics on RGB, crop_border 0; the GT-mean variant in its own columns; parameters; GMAC at
@@ -20,7 +21,7 @@ import cv2
 import numpy as np
 import torch
 from basicsr.metrics import calculate_psnr, calculate_ssim
-from msiagan.data.pairing import paired_paths_from_folders
+from msiagan.data.pairing import paired_paths_from_folders, restrict_to_meta_info
 from msiagan.entry import run_cli
 from msiagan.inference import enhance_array, load_generator, network_options_from
 from msiagan.metrics import calculate_psnr_gtmean, calculate_ssim_gtmean
@@ -80,15 +81,19 @@ def write_tables(rows, out_dir, threads):
 def compare():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--data', required=True, help='folder with low/ and high/ (pairs by file stem)')
+    parser.add_argument('--meta-info', help='use only the stems this meta_info file lists (e.g. a validation split)')
     parser.add_argument('--model', nargs=3, action='append', required=True, metavar=('LABEL', 'NETWORK', 'WEIGHTS'))
     parser.add_argument('--out', default='results/compare')
     parser.add_argument('--images', nargs='*', default=None, help='stems to show in grids (default: the first)')
+    parser.add_argument('--grid-scale', type=float, default=1.0, help='resize factor of the images in the grids')
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     parser.add_argument('--threads', type=int, default=2, help='CPU threads for the latency column')
     parser.add_argument('--repeats', type=int, default=5, help='timed runs for the latency column (0: skip)')
     args = parser.parse_args()
 
     pairs = paired_paths_from_folders(osp.join(args.data, 'low'), osp.join(args.data, 'high'))
+    if args.meta_info:
+        pairs = restrict_to_meta_info(pairs, args.meta_info)
     stems = args.images if args.images is not None else [pairs[0]['key']]
     unknown = sorted(set(stems) - {pair['key'] for pair in pairs})
     if unknown:
@@ -114,6 +119,9 @@ def compare():
         low = cv2.imread(by_stem[stem]['lq_path'], cv2.IMREAD_COLOR)
         high = cv2.imread(by_stem[stem]['gt_path'], cv2.IMREAD_COLOR)
         row = [low] + [enhanced[label][stem] for label, _, _ in args.model] + [high]
+        if args.grid_scale != 1:
+            row = [cv2.resize(img, None, fx=args.grid_scale, fy=args.grid_scale, interpolation=cv2.INTER_AREA)
+                   for img in row]
         grid = labelled_grid([row], ['input'] + [label for label, _, _ in args.model] + ['reference'])
         cv2.imwrite(osp.join(args.out, f'grid_{stem}.png'), grid)
     print(f'tables and grids in {args.out}')

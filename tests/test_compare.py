@@ -25,7 +25,7 @@ def test_compare_two_models(tmp_path):
         sys.executable, osp.join(REPO, 'scripts', 'compare.py'), '--data', str(data), '--out', str(out),
         '--model', 'small', str(tmp_path / 'small.yml'), str(tmp_path / 'small.pth'),
         '--model', 'paper', 'MSIAGenerator', str(tmp_path / 'paper.pth'),
-        '--images', 'a', 'b', '--repeats', '1', '--device', 'cpu'
+        '--images', 'a', 'b', '--repeats', '1', '--device', 'cpu', '--grid-scale', '0.5'
     ], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     rows = list(csv.DictReader(open(out / 'compare.csv')))
@@ -38,5 +38,5 @@ def test_compare_two_models(tmp_path):
     markdown = (out / 'compare.md').read_text()
     assert markdown.startswith('| model | PSNR | SSIM | PSNR (GT-mean) | SSIM (GT-mean) |')
     grid = cv2.imread(str(out / 'grid_a.png'))
-    assert grid.shape[1] == 4 * 40 + 3 * 4  # input | small | paper | reference with 4-pixel gaps
+    assert grid.shape[1] == 4 * 20 + 3 * 4  # input | small | paper | reference at half size, 4-pixel gaps
     assert (out / 'grid_b.png').is_file()
