@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from msiagan.data.image_io import IMAGE_EXTENSIONS, full_scale, split_alpha
+from msiagan.data.image_io import FULL_SCALE, IMAGE_EXTENSIONS, decode_stored, read_bytes, split_alpha
 from msiagan.entry import PACKAGE_DIR, run_cli
 from msiagan.errors import InputError
 from msiagan.inference import enhance_tensor, load_generator, load_network_options
@@ -64,11 +64,9 @@ def find_options(weights):
 
 def read_image(path):
     """(rgb float32 (H, W, 3) in [0, 1], layout) where layout lets ``restore_layout`` undo the conversion."""
-    img = cv2.imread(path, cv2.IMREAD_UNCHANGED)
-    if img is None:
-        raise InputError(f'{path}: cannot read this image')
+    img = decode_stored(read_bytes(path), path)
     colour, alpha = split_alpha(img)
-    scale = full_scale(img, path)
+    scale = FULL_SCALE[img.dtype]
     rgb = colour.astype(np.float32) / scale
     rgb = np.repeat(rgb, 3, axis=2) if rgb.shape[2] == 1 else rgb[..., ::-1]
     return np.ascontiguousarray(rgb), dict(grey=colour.shape[2] == 1, alpha=alpha, dtype=img.dtype, scale=scale)
@@ -88,7 +86,7 @@ def side_by_side(before, after):
     views = []
     for img in (before, after):
         colour, _ = split_alpha(img)
-        colour = (colour.astype(np.float32) * 255 / full_scale(img, 'image')).round().astype(np.uint8)
+        colour = (colour.astype(np.float32) * 255 / FULL_SCALE[img.dtype]).round().astype(np.uint8)
         views.append(np.repeat(colour, 3, axis=2) if colour.shape[2] == 1 else colour)
     return labelled_grid([views], ['input', 'enhanced'])
 

@@ -58,7 +58,7 @@ def load_resume_state(opt):
 
 def main():
     basicsr_train.load_resume_state = load_resume_state
-    run_cli('msiagan-train', lambda: basicsr_train.train_pipeline(project_root()))
+    run_cli('msiagan-train', lambda: basicsr_train.train_pipeline(project_root()), is_train=True)
 
 
 if __name__ == '__main__':
