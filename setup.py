@@ -33,6 +33,7 @@ setup(
         'console_scripts': [
             'msiagan-train = msiagan.train:main',
             'msiagan-test = msiagan.test:main',
+            'msiagan-enhance = msiagan.enhance:main',
         ]
     },
     license='Apache-2.0',

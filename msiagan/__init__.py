@@ -3,5 +3,6 @@ from . import compat  # noqa: F401  (must run before basicsr is imported)
 from .archs import *  # noqa: F401,F403
 from .data import *  # noqa: F401,F403
 from .losses import *  # noqa: F401,F403
+from .metrics import *  # noqa: F401,F403
 from .models import *  # noqa: F401,F403
 from .version import __version__  # noqa: F401

@@ -4,6 +4,7 @@ import sys
 from os import path as osp
 
 from msiagan.errors import InputError, TrainingError
+from msiagan.options_check import check_options_argv
 
 PACKAGE_DIR = osp.dirname(osp.abspath(__file__))
 
@@ -24,10 +25,16 @@ def one_line(error):
     return last.split('InputError: ', 1)[-1]
 
 
-def run_cli(program, pipeline):
+def run_cli(program, pipeline, is_train=None):
     """Run ``pipeline()``; bad input, or training that cannot go on, ends with a one-line error (the traceback
-    too with --debug)."""
+    too with --debug).
+
+    is_train (bool, optional): first check the options file named by -opt for a training (True) or test
+    (False) run (msiagan.options_check).
+    """
     try:
+        if is_train is not None:
+            check_options_argv(sys.argv[1:], is_train)
         pipeline()
     except (InputError, TrainingError) as error:
         if '--debug' in sys.argv:

@@ -6,6 +6,7 @@ import numpy as np
 import torch
 import yaml
 from basicsr.archs import build_network
+from basicsr.utils.registry import ARCH_REGISTRY
 
 from msiagan.errors import InputError
 
@@ -22,6 +23,15 @@ def load_network_options(options_file):
     return options['network_g']
 
 
+def network_options_from(spec):
+    """``network_g`` options from an options file (.yml/.yaml) or a registered arch name (its defaults)."""
+    if spec.endswith(('.yml', '.yaml')):
+        return load_network_options(spec)
+    if spec in ARCH_REGISTRY:
+        return {'type': spec}
+    raise InputError(f"'{spec}' is neither an options file (.yml) nor a registered network name")
+
+
 def load_state_dict(weights, param_key=None):
     """Generator weights from a BasicSR checkpoint ('params_ema' if present, else 'params') or a bare state dict.
 
@@ -33,8 +43,8 @@ def load_state_dict(weights, param_key=None):
         raise InputError(f'{weights}: weights file does not exist') from None
     except pickle.UnpicklingError:
         raise InputError(f'{weights}: refused, loading it would run code (not a plain weights file)') from None
-    except RuntimeError as error:
-        raise InputError(f'{weights}: not a PyTorch weights file ({error})') from None
+    except (RuntimeError, EOFError, ValueError) as error:
+        raise InputError(f'{weights}: not a PyTorch weights file ({type(error).__name__}: {error})') from None
     if param_key is not None:
         if param_key not in checkpoint:
             raise InputError(f"{weights}: has no '{param_key}' (keys: {sorted(checkpoint)})")

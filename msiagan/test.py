@@ -12,7 +12,7 @@ from msiagan.entry import project_root, run_cli  # noqa: E402
 
 
 def main():
-    run_cli('msiagan-test', lambda: test_pipeline(project_root()))
+    run_cli('msiagan-test', lambda: test_pipeline(project_root()), is_train=False)
 
 
 if __name__ == '__main__':

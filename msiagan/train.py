@@ -20,7 +20,7 @@ from msiagan.resume import install_exact_resume  # noqa: E402
 def main():
     use_cpu_capable_init_dist()
     install_exact_resume()
-    run_cli('msiagan-train', lambda: basicsr_train.train_pipeline(project_root()))
+    run_cli('msiagan-train', lambda: basicsr_train.train_pipeline(project_root()), is_train=True)
 
 
 if __name__ == '__main__':

@@ -1,4 +1,5 @@
 """Shared fixtures: tiny generated image pairs and option files for the training pipeline."""
+import importlib.util
 import os
 import subprocess
 import sys
@@ -94,6 +95,24 @@ def run_entry(script, root, *args):
     env = dict(os.environ, MSIAGAN_ROOT=str(root), PYTHONUNBUFFERED='1')
     return subprocess.run([sys.executable, osp.join(REPO, 'msiagan', f'{script}.py'), *args],
                           cwd=str(root), env=env, capture_output=True, text=True, timeout=600)
+
+
+def load_script(name):
+    """The module scripts/<name>.py, imported from its file (scripts/ is not a package)."""
+    spec = importlib.util.spec_from_file_location(name, osp.join(REPO, 'scripts', f'{name}.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def run_script(module, *args):
+    """Call ``module.main`` (a script from load_script) with ``args``; return the one-line error it exits with,
+    or None when it succeeds."""
+    try:
+        module.main([str(arg) for arg in args])
+    except SystemExit as stop:
+        return str(stop.code)
+    return None
 
 
 def start_training(root, options, runner=(), *args):

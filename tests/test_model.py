@@ -7,9 +7,10 @@ from conftest import tiny_train_options
 from msiagan.errors import InputError
 
 
-def make_model(tmp_path, network_d=None, **train_overrides):
+def make_model(tmp_path, network_d=None, network_g=None, **train_overrides):
     opt = tiny_train_options('unit', ('lq', 'gt'), ('lq', 'gt'), **train_overrides)
     opt['network_d'] = network_d or opt['network_d']
+    opt['network_g'] = network_g or opt['network_g']
     opt.update(is_train=True, dist=False, rank=0, world_size=1, auto_resume=False, root_path=str(tmp_path))
     opt['path'].update(models=str(tmp_path / 'models'), training_states=str(tmp_path / 'states'))
     return build_model(opt)
@@ -75,3 +76,14 @@ def test_discriminator_loss_weight(tmp_path):
         model.optimize_parameters(1)
         grads[weight] = next(model.net_d.parameters()).grad.clone()
     torch.testing.assert_close(grads[0.5] * 2, grads[1.0], rtol=1e-4, atol=1e-7)
+
+
+def test_ema_generator_follows_batchnorm_statistics(tmp_path):
+    """The EMA copy of a BatchNorm generator carries the live running statistics (BasicSR's EMA does not)."""
+    model = make_model(tmp_path, network_g={'type': 'UNetGenerator', 'num_feat': 8, 'num_down': 5})
+    feed(model)
+    model.optimize_parameters(1)
+    live = dict(model.net_g.named_buffers())
+    for name, buffer in model.net_g_ema.named_buffers():
+        torch.testing.assert_close(buffer, live[name])
+    assert live['down.1.2.running_mean'].abs().sum() > 0

@@ -25,8 +25,9 @@ class PairedLowLightDataset(data.Dataset):
         dataroot_lq, dataroot_gt (str): Image folders, or the two .lmdb files of scripts/create_lmdb.py.
         io_backend (dict): {type: disk} or {type: lmdb}.
         meta_info_file (str, optional): Use only the stems this file lists (first word of each line).
-        check_images (bool): Decode every pair once when the dataset is built, so an unreadable file or a
-            pair of different sizes stops the run before training starts. Default: True.
+        check_images (bool): Decode every pair once when the dataset is built, so an unreadable file, a
+            pair of different sizes, or whole-frame training batches of mixed sizes stop the run before
+            training starts. Default: True.
         resize ([width, height], optional): Resize both images first, in every phase (the paper: [600, 400]).
         resize_interp (str): nearest | bilinear | bicubic | area | lanczos. Default: area.
         Training phase only:
@@ -51,10 +52,26 @@ class PairedLowLightDataset(data.Dataset):
         if opt.get('meta_info_file'):
             self.pairs = restrict_to_meta_info(self.pairs, opt['meta_info_file'])
         if opt.get('check_images', True):
-            self._open_file_client()
-            with ThreadPoolExecutor() as pool:
-                list(pool.map(self._read_pair, self.pairs))
-            self.file_client = None  # LMDB handles must not cross into the loader's worker processes
+            self._check_whole_frames_batch(self.check_all_pairs())
+
+    def check_all_pairs(self):
+        """Decode every pair once (threads): an InputError for the first bad one, else the (H, W) of each."""
+        self._open_file_client()
+        with ThreadPoolExecutor() as pool:
+            sizes = list(pool.map(lambda pair: self._read_pair(pair)[0].shape[:2], self.pairs))
+        self.file_client = None  # LMDB handles must not cross into the loader's worker processes
+        return sizes
+
+    def _check_whole_frames_batch(self, sizes):
+        """Whole-frame training batches (no gt_size, no resize) need every pair at one size."""
+        opt = self.opt
+        if opt['phase'] != 'train' or opt.get('gt_size') or opt.get('resize') or opt.get('batch_size_per_gpu', 1) <= 1:
+            return
+        for pair, size in zip(self.pairs, sizes):
+            if size != sizes[0]:
+                raise InputError(f"batch_size_per_gpu {opt['batch_size_per_gpu']} with whole frames (gt_size: ~) needs "
+                                 f"one image size, but {self.pairs[0]['lq_path']} is {sizes[0][1]}x{sizes[0][0]} and "
+                                 f"{pair['lq_path']} is {size[1]}x{size[0]}: set gt_size or resize")
 
     def _open_file_client(self):
         backend_opt = dict(self.io_backend_opt)

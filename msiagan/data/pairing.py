@@ -56,7 +56,10 @@ def lmdb_keys(lmdb_path):
     if not osp.isfile(meta_info):
         raise InputError(f'{lmdb_path}: not an LMDB with a meta_info.txt')
     listed = read_meta_info(meta_info)
-    env = lmdb.open(lmdb_path, readonly=True, lock=False, readahead=False)
+    try:
+        env = lmdb.open(lmdb_path, readonly=True, lock=False, readahead=False)
+    except lmdb.Error as error:
+        raise InputError(f'{lmdb_path}: cannot open this LMDB ({error})') from None
     with env.begin() as txn:
         stored = {key.decode('ascii') for key in txn.cursor().iternext(values=False)}
     env.close()

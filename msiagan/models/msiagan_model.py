@@ -59,6 +59,16 @@ class MSIAGANModel(DistributedModelMixin, AtomicCheckpointMixin, SRGANModel):
         except (TypeError, ValueError) as error:
             raise InputError(f'train: optimizer {optim_type}: {error}') from None
 
+    def model_ema(self, decay=0.999):
+        """BasicSR's EMA of G's parameters, plus G's buffers copied as they are.
+
+        BasicSR averages ``named_parameters`` only, so a generator with BatchNorm (the U-Net baseline) would
+        keep its initial running statistics in net_g_ema and validate, and save ``params_ema``, broken.
+        """
+        super().model_ema(decay)
+        for ema_buffer, buffer in zip(self.net_g_ema.buffers(), self.get_bare_model(self.net_g).buffers()):
+            ema_buffer.copy_(buffer)
+
     def discriminate(self, image):
         """D's logits for ``image`` (N, 3, H, W), conditioned on the current low-light input if so set."""
         return self.net_d(torch.cat([self.lq, image], 1) if self.condition_d else image)

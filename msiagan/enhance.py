@@ -1,0 +1,175 @@
+"""Enhance your own photos with a trained generator.
+
+    msiagan-enhance -i photo.png|folder|'*.jpg' -o enhanced/ [--weights W] [-opt O] [--tile N] [--compare]
+    python -m msiagan.enhance ...
+
+Every image keeps its size, bit depth (8 or 16) and layout: grayscale comes back grayscale (the luma of
+the enhanced colour image) and an alpha channel is copied unchanged. Files that are not images are skipped
+with a warning; an image that fails is reported and the rest go on.
+"""
+import argparse
+import glob
+import os
+import sys
+import time
+from os import path as osp
+
+import msiagan  # noqa: F401  (first: makes basicsr importable, registers the networks)
+import cv2
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from msiagan.data.image_io import FULL_SCALE, IMAGE_EXTENSIONS, decode_stored, read_bytes, split_alpha
+from msiagan.entry import PACKAGE_DIR, run_cli
+from msiagan.errors import InputError
+from msiagan.inference import enhance_tensor, load_generator, load_network_options
+from msiagan.visualize import labelled_grid
+
+DEFAULT_WEIGHTS = osp.join(osp.dirname(PACKAGE_DIR), 'weights', 'msiagan_lol_v1.pth')
+AUTO_TILE, AUTO_TILE_PIXELS = 512, 2_500_000  # images above ~2.5 MP go through in 512-pixel tiles
+
+
+def is_image_file(path):
+    return osp.splitext(path)[1].lower() in IMAGE_EXTENSIONS
+
+
+def collect_inputs(spec):
+    """(images, skipped) for a file, a folder (its files, not sub-folders) or a glob pattern, sorted."""
+    if osp.isdir(spec):
+        candidates = sorted(osp.join(spec, name) for name in os.listdir(spec) if not name.startswith('.'))
+        candidates = [path for path in candidates if osp.isfile(path)]
+    elif osp.isfile(spec):
+        candidates = [spec]
+    else:
+        candidates = sorted(path for path in glob.glob(spec) if osp.isfile(path))
+        if not candidates:
+            raise InputError(f'-i {spec}: no such file, folder or matching files')
+    images = [path for path in candidates if is_image_file(path)]
+    return images, [path for path in candidates if not is_image_file(path)]
+
+
+def find_options(weights):
+    """The options file that describes ``weights``: <stem>.yml beside it, or the experiment's own copy."""
+    beside = osp.splitext(weights)[0] + '.yml'
+    if osp.isfile(beside):
+        return beside
+    experiment = osp.dirname(osp.dirname(osp.abspath(weights)))
+    if osp.basename(osp.dirname(osp.abspath(weights))) == 'models':
+        copies = sorted(glob.glob(osp.join(experiment, '*.yml')))
+        if len(copies) == 1:
+            return copies[0]
+    raise InputError(f'{weights}: no options file found beside it or in its experiment folder; give -opt')
+
+
+def read_image(path):
+    """(rgb float32 (H, W, 3) in [0, 1], layout) where layout lets ``restore_layout`` undo the conversion."""
+    img = decode_stored(read_bytes(path), path)
+    colour, alpha = split_alpha(img)
+    scale = FULL_SCALE[img.dtype]
+    rgb = colour.astype(np.float32) / scale
+    rgb = np.repeat(rgb, 3, axis=2) if rgb.shape[2] == 1 else rgb[..., ::-1]
+    return np.ascontiguousarray(rgb), dict(grey=colour.shape[2] == 1, alpha=alpha, dtype=img.dtype, scale=scale)
+
+
+def restore_layout(rgb, layout):
+    """Enhanced rgb float (H, W, 3) in [0, 1] -> an array in the input's bit depth, channels and alpha."""
+    out = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)[..., None] if layout['grey'] else rgb[..., ::-1]
+    out = np.round(out * layout['scale']).astype(layout['dtype'])
+    if layout['alpha'] is not None:
+        out = np.concatenate([out, layout['alpha'][..., None]], axis=2)
+    return out[..., 0] if out.shape[2] == 1 else out
+
+
+def side_by_side(before, after):
+    """input | enhanced, labelled, as 8-bit BGR for viewing."""
+    views = []
+    for img in (before, after):
+        colour, _ = split_alpha(img)
+        colour = (colour.astype(np.float32) * 255 / FULL_SCALE[img.dtype]).round().astype(np.uint8)
+        views.append(np.repeat(colour, 3, axis=2) if colour.shape[2] == 1 else colour)
+    return labelled_grid([views], ['input', 'enhanced'])
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(prog='msiagan-enhance', description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('-i', '--input', required=True, help='an image, a folder of images, or a glob pattern')
+    parser.add_argument('-o', '--output', required=True, help='output folder (created if needed)')
+    parser.add_argument('--weights', default=DEFAULT_WEIGHTS,
+                        help='checkpoint saved by BasicSR (params/params_ema) or a bare state dict '
+                        '(default: the shipped LOL-v1 weights)')
+    parser.add_argument('-opt', '--options', help='options file whose network_g describes the weights '
+                        '(default: <weights>.yml beside them, or the experiment folder\'s copy)')
+    parser.add_argument('--param-key', choices=['params', 'params_ema'],
+                        help='which weights of a BasicSR checkpoint (default: params_ema if present)')
+    parser.add_argument('--tile', type=int, help='process tiles of this many pixels (0: whole image; '
+                        f'default: {AUTO_TILE} for images over {AUTO_TILE_PIXELS / 1e6:.1f} MP, else whole)')
+    parser.add_argument('--tile-pad', type=int, default=32, help='context pixels around each tile')
+    parser.add_argument('--device', choices=['cpu', 'cuda'], default='cuda' if torch.cuda.is_available() else 'cpu')
+    parser.add_argument('--half', action='store_true', help='half precision (GPU only)')
+    parser.add_argument('--compare', action='store_true', help='also write <name>_compare.png: input | enhanced')
+    args = parser.parse_args(argv)
+    if args.half and args.device != 'cuda':
+        parser.error('--half needs --device cuda')
+    if args.device == 'cuda' and not torch.cuda.is_available():
+        parser.error('--device cuda: CUDA is not available here')
+    return args
+
+
+def enhance_file(net, path, args, dtype):
+    """Enhance one file into args.output; returns the output path."""
+    rgb, layout = read_image(path)
+    tile = args.tile
+    if tile is None:
+        tile = AUTO_TILE if rgb.shape[0] * rgb.shape[1] > AUTO_TILE_PIXELS else 0
+    x = torch.from_numpy(rgb.transpose(2, 0, 1).copy())[None].to(args.device, dtype)
+    out = enhance_tensor(net, x, tile, args.tile_pad)[0].float().permute(1, 2, 0).cpu().numpy()
+    result = restore_layout(out, layout)
+    out_path = osp.join(args.output, osp.basename(path))
+    if not cv2.imwrite(out_path, result):
+        raise InputError(f'{out_path}: cannot write')
+    if args.compare:
+        stem = osp.splitext(osp.basename(path))[0]
+        cv2.imwrite(osp.join(args.output, f'{stem}_compare.png'), side_by_side(cv2.imread(path, -1), result))
+    return out_path
+
+
+def enhance(args):
+    images, skipped = collect_inputs(args.input)
+    for path in skipped:
+        print(f'warning: {path}: not an image, skipped', file=sys.stderr)
+    if not images:
+        raise InputError(f'-i {args.input}: no images found')
+    if not osp.isfile(args.weights):
+        raise InputError(f'--weights {args.weights}: file does not exist')
+    network_opt = load_network_options(args.options or find_options(args.weights))
+    dtype = torch.float16 if args.half else torch.float32
+    net = load_generator(network_opt, args.weights, args.param_key, args.device).to(dtype)
+    os.makedirs(args.output, exist_ok=True)
+
+    failed = []
+    start = time.perf_counter()
+    for path in tqdm(images, unit='image', disable=len(images) < 2):
+        try:
+            enhance_file(net, path, args, dtype)
+        except InputError as error:  # its message names the file
+            failed.append(path)
+            tqdm.write(f'error: {error}', file=sys.stderr)
+        except (cv2.error, RuntimeError, MemoryError) as error:
+            failed.append(path)
+            tqdm.write(f'error: {path}: {str(error).strip().splitlines()[-1]}', file=sys.stderr)
+    seconds = time.perf_counter() - start
+    done = len(images) - len(failed)
+    print(f'enhanced {done} image(s) in {seconds:.2f} s ({done / seconds:.2f} images/s) into {args.output}'
+          f'; {len(skipped)} skipped, {len(failed)} failed')
+    if failed:
+        sys.exit(1)
+
+
+def main(argv=None):
+    run_cli('msiagan-enhance', lambda: enhance(parse_args(argv)))
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,174 @@
+"""Check an options file before BasicSR reads it: the registered ``type:`` names and the keys the code needs.
+
+BasicSR meets an unknown ``type:`` or a missing key as a KeyError deep inside its pipeline. This check
+names the option instead, as ``section:key`` (the notation of --force_yml), in a one-line InputError.
+Keys it does not know are left alone, so options of other models and plugins pass.
+"""
+import argparse
+import difflib
+
+import basicsr.archs  # noqa: F401  (these five fill BasicSR's registries with its own names)
+import basicsr.data  # noqa: F401
+import basicsr.losses  # noqa: F401
+import basicsr.metrics  # noqa: F401
+import basicsr.models  # noqa: F401
+import yaml
+from basicsr.utils.options import _postprocess_yml_value, ordered_yaml
+from basicsr.utils.registry import ARCH_REGISTRY, DATASET_REGISTRY, LOSS_REGISTRY, METRIC_REGISTRY, MODEL_REGISTRY
+
+from msiagan.errors import InputError
+
+SCHEDULERS = ('MultiStepLR', 'MultiStepRestartLR', 'CosineAnnealingRestartLR')  # what BaseModel can build
+BACKENDS = ('disk', 'lmdb')  # the io_backend types of PairedLowLightDataset
+
+
+def load_options(argv):
+    """(options dict, file name) as BasicSR will see them from ``-opt FILE [--force_yml key:key=value ...]``.
+
+    Returns (None, None) without -opt: BasicSR's own argument parser reports that.
+    """
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument('-opt')
+    parser.add_argument('--force_yml', nargs='+', default=[])
+    args, _ = parser.parse_known_args(argv)
+    if args.opt is None:
+        return None, None
+    try:
+        with open(args.opt) as f:
+            opt = yaml.load(f, Loader=ordered_yaml()[0])
+    except OSError as error:
+        raise InputError(f'-opt {args.opt}: cannot read ({error.strerror})') from None
+    except yaml.YAMLError as error:
+        raise InputError(f"{args.opt}: not valid YAML ({' '.join(str(error).split())})") from None
+    if not isinstance(opt, dict):
+        raise InputError(f'{args.opt}: not a mapping of options')
+    for entry in args.force_yml:
+        force_option(opt, entry)
+    return opt, args.opt
+
+
+def force_option(opt, entry):
+    """Apply one ``--force_yml key:key=value`` to ``opt`` the way BasicSR will (same value parsing)."""
+    keys, sep, value = entry.partition('=')
+    keys = keys.strip().split(':')
+    section = opt
+    for depth, key in enumerate(keys[:-1]):
+        section = section.get(key) if isinstance(section, dict) else None
+        if not isinstance(section, dict):
+            raise InputError(f"--force_yml {entry}: there is no section {':'.join(keys[:depth + 1])}")
+    if not sep:
+        raise InputError(f'--force_yml {entry}: expected key:key=value')
+    section[keys[-1]] = _postprocess_yml_value(value.strip())
+
+
+def check_options_argv(argv, is_train):
+    """Check the options file that ``argv`` (BasicSR's command line, without the program) names."""
+    opt, source = load_options(argv)
+    if opt is not None:
+        OptionsCheck(source, is_train).check(opt)
+
+
+def join(path, key):
+    """'a:b' + 'c' -> 'a:b:c'; '' + 'c' -> 'c'."""
+    return f'{path}:{key}' if path else key
+
+
+class OptionsCheck:
+    """The checks of one options file; ``source`` names it in the errors. Paths are written 'a:b:c'."""
+
+    def __init__(self, source, is_train):
+        self.source = source
+        self.is_train = is_train
+
+    def fail(self, message):
+        raise InputError(f'{self.source}: {message}')
+
+    def require(self, section, path, keys, why=''):
+        """Each of ``keys`` is set (not missing, not ~) in ``section``, the section at ``path``."""
+        for key in keys:
+            if section.get(key) is None:
+                self.fail(f'{join(path, key)} is missing{why}')
+
+    def section(self, parent, path, key):
+        """The section ``key`` of ``parent`` (at ``path``), required."""
+        self.require(parent, path, [key])
+        if not isinstance(parent[key], dict):
+            self.fail(f'{join(path, key)} must be a section of options, not {parent[key]!r}')
+        return parent[key]
+
+    def registered(self, name, option, registry, kind):
+        """``name``, the value of ``option``, is something BasicSR's ``registry.get`` finds."""
+        if isinstance(name, str) and (name in registry or f'{name}_basicsr' in registry):
+            return
+        known = sorted(key[:-len('_basicsr')] if key.endswith('_basicsr') else key for key in registry.keys())
+        by_lower_case = {key.lower(): key for key in known}
+        close = difflib.get_close_matches(str(name).lower(), by_lower_case, n=1)
+        hint = f"; did you mean '{by_lower_case[close[0]]}'?" if close else f" (registered: {', '.join(known)})"
+        self.fail(f"{option} '{name}' is not a registered {kind}{hint}")
+
+    def typed(self, section, path, registry, kind):
+        """``section`` (at ``path``) has a registered ``type``."""
+        self.require(section, path, ['type'])
+        self.registered(section['type'], join(path, 'type'), registry, kind)
+
+    def check(self, opt):
+        """Raise an InputError naming the first option at fault."""
+        self.require(opt, '', ['name', 'model_type', 'num_gpu', 'network_g'])
+        self.section(opt, '', 'path')
+        self.registered(opt['model_type'], 'model_type', MODEL_REGISTRY, 'model')
+        for net in ('network_g', 'network_d'):
+            if net in opt:
+                self.typed(self.section(opt, '', net), net, ARCH_REGISTRY, 'arch')
+        self.check_datasets(self.section(opt, '', 'datasets'))
+        if self.is_train:
+            self.check_train(self.section(opt, '', 'train'))
+            self.require(self.section(opt, '', 'logger'), 'logger', ['print_freq', 'save_checkpoint_freq'])
+        else:
+            self.check_test(opt)
+        if opt.get('val') is not None:
+            self.check_val(self.section(opt, '', 'val'), opt['datasets'])
+
+    def check_datasets(self, datasets):
+        if not datasets:
+            self.fail('datasets has no dataset')
+        if self.is_train:
+            self.section(datasets, 'datasets', 'train')
+        for phase in datasets:
+            path = join('datasets', phase)
+            dataset = self.section(datasets, 'datasets', phase)
+            if self.is_train and phase != 'train' and phase.split('_')[0] != 'val':
+                self.fail(f"{path}: a training run takes the datasets 'train' and 'val' or 'val_<n>'")
+            self.require(dataset, path, ['name'])
+            self.typed(dataset, path, DATASET_REGISTRY, 'dataset')
+            if phase == 'train':
+                self.require(dataset, path, ['batch_size_per_gpu', 'num_worker_per_gpu'])
+            if dataset['type'] == 'PairedLowLightDataset':
+                self.require(dataset, path, ['dataroot_lq', 'dataroot_gt'])
+                backend = self.section(dataset, path, 'io_backend').get('type')
+                if backend not in BACKENDS:
+                    self.fail(f"{path}:io_backend:type {backend!r} is not one of {', '.join(BACKENDS)}")
+
+    def check_train(self, train):
+        self.require(train, 'train', ['total_iter'])
+        scheduler = self.section(train, 'train', 'scheduler').get('type')
+        if scheduler not in SCHEDULERS:
+            self.fail(f"train:scheduler:type {scheduler!r} is not one of {', '.join(SCHEDULERS)}")
+        self.require(self.section(train, 'train', 'optim_g'), 'train:optim_g', ['type'])
+        for key, loss in train.items():
+            if key.endswith('_opt') and loss is not None:
+                self.typed(self.section(train, 'train', key), join('train', key), LOSS_REGISTRY, 'loss')
+
+    def check_test(self, opt):
+        self.require(opt['path'], 'path', ['pretrain_network_g'], ' (testing needs trained weights)')
+        val = self.section(opt, '', 'val')
+        self.require(val, 'val', ['save_img'])
+        if val['save_img'] and 'suffix' not in val:
+            self.fail('val:suffix is missing (~ for none)')
+
+    def check_val(self, val, datasets):
+        if self.is_train and any(phase != 'train' for phase in datasets):
+            self.require(val, 'val', ['val_freq'])
+        metrics = val.get('metrics') or {}
+        for name in metrics:
+            path = join('val:metrics', name)
+            self.typed(self.section(metrics, 'val:metrics', name), path, METRIC_REGISTRY, 'metric')

@@ -1,0 +1,131 @@
+"""Compare enhancement models side by side on one paired dataset.
+
+    python scripts/compare.py --data datasets/LOL-v1/eval15 --out results/compare \\
+        --model "MSIA-GAN (ours)" options/lol_gan.yml weights/msiagan_lol_v1.pth \\
+        --model "pix2pix U-Net" options/lol_unet_baseline.yml experiments/.../net_g_latest.pth \\
+        --images 1 22
+
+--meta-info restricts the pairs to a list (msiagan/data/meta_info/lol_v1_val.txt: the validation split).
+Each --model is LABEL NETWORK WEIGHTS, NETWORK being a BasicSR options file (its network_g) or a registered
+arch name (its default arguments). Writes <out>/compare.md and <out>/compare.csv (PSNR and SSIM with
+BasicSR's metrics on RGB, crop_border 0; the GT-mean variant in its own columns; parameters; GMAC at
+256x256; CPU latency at 600x400) and <out>/grid_<stem>.png for each --images stem: input | models | reference.
+"""
+import argparse
+import csv
+import os
+from os import path as osp
+
+import msiagan  # noqa: F401  (first: makes basicsr importable, registers everything)
+import cv2
+import numpy as np
+import torch
+from basicsr.metrics import calculate_psnr, calculate_ssim
+from msiagan.data.pairing import paired_paths_from_folders, restrict_to_meta_info
+from msiagan.entry import run_cli
+from msiagan.inference import enhance_array, load_generator, network_options_from
+from msiagan.metrics import calculate_psnr_gtmean, calculate_ssim_gtmean
+from msiagan.profiling import count_gmac, count_parameters, measure_latency
+from msiagan.visualize import labelled_grid
+
+METRICS = {'PSNR': calculate_psnr, 'SSIM': calculate_ssim, 'PSNR (GT-mean)': calculate_psnr_gtmean,
+           'SSIM (GT-mean)': calculate_ssim_gtmean}
+
+
+def enhance_bgr(net, low_bgr, device):
+    """uint8 BGR in, uint8 BGR out, through ``enhance_array``."""
+    rgb = cv2.cvtColor(low_bgr, cv2.COLOR_BGR2RGB).astype(np.float32) / 255
+    out = np.round(enhance_array(net, rgb, device) * 255).astype(np.uint8)
+    return cv2.cvtColor(out, cv2.COLOR_RGB2BGR)
+
+
+def evaluate(net, pairs, device):
+    """(mean of each METRICS entry over the pairs, {stem: enhanced uint8 BGR})."""
+    scores, outputs = {name: [] for name in METRICS}, {}
+    for pair in pairs:
+        low, high = cv2.imread(pair['lq_path'], cv2.IMREAD_COLOR), cv2.imread(pair['gt_path'], cv2.IMREAD_COLOR)
+        outputs[pair['key']] = enhance_bgr(net, low, device)
+        for name, metric in METRICS.items():
+            scores[name].append(metric(outputs[pair['key']], high, crop_border=0))
+    return {name: float(np.mean(values)) for name, values in scores.items()}, outputs
+
+
+def cpu_latency_ms(net, threads, repeats):
+    """Median eager CPU latency (ms) of one 600x400 image with ``threads`` threads."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        _, median, _ = measure_latency(net.cpu(), torch.rand(1, 3, 400, 600), repeats=repeats)
+    finally:
+        torch.set_num_threads(previous)
+    return 1000 * median
+
+
+def write_tables(rows, out_dir, threads):
+    columns = list(rows[0])
+    with open(osp.join(out_dir, 'compare.csv'), 'w', newline='') as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    formats = {'PSNR': '{:.2f}', 'PSNR (GT-mean)': '{:.2f}', 'SSIM': '{:.4f}', 'SSIM (GT-mean)': '{:.4f}',
+               'params (M)': '{:.3f}', 'GMAC @256x256': '{:.2f}', f'CPU ms @600x400 ({threads} threads)': '{:.0f}'}
+    lines = ['| ' + ' | '.join(columns) + ' |', '|' + ' --- |' * len(columns)]
+    for row in rows:
+        cells = [formats.get(key, '{}').format(value) if value is not None else 'n/a' for key, value in row.items()]
+        lines.append('| ' + ' | '.join(cells) + ' |')
+    with open(osp.join(out_dir, 'compare.md'), 'w') as f:
+        f.write('\n'.join(lines) + '\n')
+    return '\n'.join(lines)
+
+
+def compare():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--data', required=True, help='folder with low/ and high/ (pairs by file stem)')
+    parser.add_argument('--meta-info', help='use only the stems this meta_info file lists (e.g. a validation split)')
+    parser.add_argument('--model', nargs=3, action='append', required=True, metavar=('LABEL', 'NETWORK', 'WEIGHTS'))
+    parser.add_argument('--out', default='results/compare')
+    parser.add_argument('--images', nargs='*', default=None, help='stems to show in grids (default: the first)')
+    parser.add_argument('--grid-scale', type=float, default=1.0, help='resize factor of the images in the grids')
+    parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    parser.add_argument('--threads', type=int, default=2, help='CPU threads for the latency column')
+    parser.add_argument('--repeats', type=int, default=5, help='timed runs for the latency column (0: skip)')
+    args = parser.parse_args()
+
+    pairs = paired_paths_from_folders(osp.join(args.data, 'low'), osp.join(args.data, 'high'))
+    if args.meta_info:
+        pairs = restrict_to_meta_info(pairs, args.meta_info)
+    stems = args.images if args.images is not None else [pairs[0]['key']]
+    unknown = sorted(set(stems) - {pair['key'] for pair in pairs})
+    if unknown:
+        parser.error(f'--images: no pair named {unknown[0]!r} in {args.data}')
+    os.makedirs(args.out, exist_ok=True)
+
+    rows, enhanced = [], {}
+    for label, network, weights in args.model:
+        net = load_generator(network_options_from(network), weights, device=args.device)
+        scores, enhanced[label] = evaluate(net, pairs, args.device)
+        rows.append({
+            'model': label, **scores,
+            'params (M)': count_parameters(net) / 1e6,
+            'GMAC @256x256': count_gmac(net.cpu(), 256, 256),
+            f'CPU ms @600x400 ({args.threads} threads)':
+            cpu_latency_ms(net, args.threads, args.repeats) if args.repeats else None,
+        })
+        print(f'{label}: PSNR {scores["PSNR"]:.2f} SSIM {scores["SSIM"]:.4f}', flush=True)
+    print(write_tables(rows, args.out, args.threads))
+
+    by_stem = {pair['key']: pair for pair in pairs}
+    for stem in stems:
+        low = cv2.imread(by_stem[stem]['lq_path'], cv2.IMREAD_COLOR)
+        high = cv2.imread(by_stem[stem]['gt_path'], cv2.IMREAD_COLOR)
+        row = [low] + [enhanced[label][stem] for label, _, _ in args.model] + [high]
+        if args.grid_scale != 1:
+            row = [cv2.resize(img, None, fx=args.grid_scale, fy=args.grid_scale, interpolation=cv2.INTER_AREA)
+                   for img in row]
+        grid = labelled_grid([row], ['input'] + [label for label, _, _ in args.model] + ['reference'])
+        cv2.imwrite(osp.join(args.out, f'grid_{stem}.png'), grid)
+    print(f'tables and grids in {args.out}')
+
+
+if __name__ == '__main__':
+    run_cli('compare.py', compare)

@@ -1,0 +1,167 @@
+"""Bad input of every kind the data pipeline meets ends in one line naming the file or option at fault."""
+import copy
+import glob
+import os
+from os import path as osp
+
+import cv2
+import numpy as np
+import pytest
+from conftest import REPO, run_entry, tiny_train_options, write_options, write_pairs
+
+from msiagan.data import PairedLowLightDataset
+from msiagan.errors import InputError
+from msiagan.options_check import check_options_argv
+
+
+def dataset(lq_dir, gt_dir, phase='val', **options):
+    return PairedLowLightDataset({'phase': phase, 'dataroot_lq': str(lq_dir), 'dataroot_gt': str(gt_dir),
+                                  'io_backend': {'type': 'disk'}, **options})
+
+
+# ----- data files -----
+
+def test_missing_and_empty_data_folders(tmp_path, pairs):
+    with pytest.raises(InputError, match=f"{tmp_path / 'nowhere'}: data folder does not exist"):
+        dataset(tmp_path / 'nowhere', pairs[1])
+    os.makedirs(tmp_path / 'empty')
+    (tmp_path / 'empty' / 'notes.txt').write_text('no images here')
+    with pytest.raises(InputError, match=f"{tmp_path / 'empty'}: data folder has no images"):
+        dataset(pairs[0], tmp_path / 'empty')
+
+
+@pytest.mark.parametrize('damage', ['garbage', 'truncated', 'empty'])
+def test_unreadable_images_are_named(pairs, damage):
+    path = osp.join(pairs[0], '10.png')
+    if damage == 'truncated':
+        with open(path, 'r+b') as f:
+            f.truncate(os.path.getsize(path) // 2)
+    else:
+        open(path, 'wb').write(b'not an image' if damage == 'garbage' else b'')
+    with pytest.raises(InputError, match=f'{path}: cannot read this image'):
+        dataset(*pairs)
+
+
+def test_pairs_of_different_sizes_are_named(pairs):
+    cv2.imwrite(osp.join(pairs[1], '2.jpg'), np.zeros((40, 47, 3), np.uint8))
+    with pytest.raises(InputError, match=r'low/2.png \(48x40\) and .*high/2.jpg \(47x40\) differ in size'):
+        dataset(*pairs)
+
+
+def test_whole_frame_batches_need_one_size(tmp_path):
+    write_pairs(str(tmp_path), ['a'], size=(48, 40))
+    lq_dir, gt_dir = write_pairs(str(tmp_path), ['b'], size=(40, 48))
+    with pytest.raises(InputError, match=r'batch_size_per_gpu 2 with whole frames .*/low/b.png is 40x48: set gt_size'):
+        dataset(lq_dir, gt_dir, phase='train', gt_size=None, batch_size_per_gpu=2)
+    assert len(dataset(lq_dir, gt_dir, phase='train', gt_size=None, batch_size_per_gpu=1)) == 2
+    assert len(dataset(lq_dir, gt_dir, phase='train', gt_size=None, resize=[32, 32], batch_size_per_gpu=2)) == 2
+
+
+def test_a_folder_that_is_not_an_lmdb(pairs):
+    def lmdb_dataset():
+        return PairedLowLightDataset({'phase': 'val', 'dataroot_lq': pairs[0], 'dataroot_gt': pairs[1],
+                                      'io_backend': {'type': 'lmdb'}})
+
+    with pytest.raises(InputError, match=f'{pairs[0]}: not an LMDB with a meta_info.txt'):
+        lmdb_dataset()
+    open(osp.join(pairs[0], 'meta_info.txt'), 'w').write('1.png (40,48,3) 1\n')
+    with pytest.raises(InputError, match=f'{pairs[0]}: cannot open this LMDB'):
+        lmdb_dataset()
+
+
+# ----- options files -----
+
+@pytest.fixture
+def options():
+    return tiny_train_options('bad', ('lq', 'gt'), ('lq', 'gt'))
+
+
+def check(tmp_path, opt, *args, is_train=True):
+    check_options_argv(['-opt', write_options(tmp_path / 'bad.yml', opt), *args], is_train)
+
+
+@pytest.mark.parametrize('options_file', sorted(glob.glob(osp.join(REPO, 'options', '*.yml'))))
+def test_the_shipped_options_files_pass(options_file):
+    check_options_argv(['-opt', options_file], is_train=not osp.basename(options_file).startswith('test'))
+
+
+@pytest.mark.parametrize('where, value, message', [
+    ('network_g', 'MSIAGenerater', "network_g:type 'MSIAGenerater' is not a registered arch; did you mean "
+     "'MSIAGenerator'?"),
+    ('network_d', 'NoSuchThing', "network_d:type 'NoSuchThing' is not a registered arch (registered: BasicVSR, "),
+    ('datasets:train', 'PairedLowlightDataset', "datasets:train:type 'PairedLowlightDataset' is not a registered "
+     'dataset'),
+    ('train:mac_opt', 'MacLoss', "train:mac_opt:type 'MacLoss' is not a registered loss; did you mean 'MACLoss'?"),
+    ('val:metrics:psnr', 'psnr', "val:metrics:psnr:type 'psnr' is not a registered metric"),
+    ('train:scheduler', 'StepLR', "train:scheduler:type 'StepLR' is not one of MultiStepLR, "),
+    ('datasets:val:io_backend', 'memcached', "datasets:val:io_backend:type 'memcached' is not one of disk, lmdb"),
+])
+def test_unknown_types_are_named(tmp_path, options, where, value, message):
+    section = options
+    for key in where.split(':'):
+        section = section[key]
+    section['type'] = value
+    with pytest.raises(InputError) as error:
+        check(tmp_path, options)
+    assert str(error.value).startswith(f"{tmp_path / 'bad.yml'}: {message}")
+
+
+@pytest.mark.parametrize('key', ['name', 'model_type', 'network_g', 'datasets:train', 'datasets:train:dataroot_gt',
+                                 'datasets:val:io_backend', 'datasets:train:batch_size_per_gpu', 'train:total_iter',
+                                 'train:scheduler', 'train:optim_g:type', 'train:gan_opt:type', 'logger',
+                                 'logger:save_checkpoint_freq', 'val:val_freq', 'val:metrics:ssim:type'])
+def test_missing_keys_are_named(tmp_path, options, key):
+    *parents, last = key.split(':')
+    section = options
+    for parent in parents:
+        section = section[parent]
+    del section[last]
+    with pytest.raises(InputError, match=f"^{tmp_path / 'bad.yml'}: {key} is missing$"):
+        check(tmp_path, options)
+
+
+def test_test_runs_need_weights_and_force_yml_is_applied(tmp_path, options):
+    test_options = copy.deepcopy(options)
+    del test_options['train']
+    test_options['val']['suffix'] = None
+    with pytest.raises(InputError, match=r'path:pretrain_network_g is missing \(testing needs trained weights\)'):
+        check(tmp_path, test_options, is_train=False)
+    check(tmp_path, test_options, '--force_yml', 'path:pretrain_network_g=net_g.pth', is_train=False)
+    with pytest.raises(InputError, match="network_g:type 'Nope'"):
+        check(tmp_path, options, '--force_yml', 'network_g:type=Nope')
+    with pytest.raises(InputError, match='--force_yml netwrk_g:type=X: there is no section netwrk_g'):
+        check(tmp_path, options, '--force_yml', 'netwrk_g:type=X')
+
+
+def test_unreadable_options_files(tmp_path):
+    with pytest.raises(InputError, match='-opt nowhere.yml: cannot read'):
+        check_options_argv(['-opt', 'nowhere.yml'], True)
+    (tmp_path / 'broken.yml').write_text('name: [unclosed\n')
+    with pytest.raises(InputError, match=f"{tmp_path / 'broken.yml'}: not valid YAML"):
+        check_options_argv(['-opt', str(tmp_path / 'broken.yml')], True)
+
+
+# ----- through the entry point: one line, a traceback only with --debug, nothing trained -----
+
+def test_entry_point_reports_a_bad_option_in_one_line(tmp_path, options):
+    options['network_g']['type'] = 'MSIAGenerater'
+    options_file = write_options(tmp_path / 'bad.yml', options)
+    result = run_entry('train', tmp_path, '-opt', options_file)
+    assert result.returncode == 1 and 'Traceback' not in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (f"msiagan-train: error: {options_file}: network_g:type "
+                                                      "'MSIAGenerater' is not a registered arch; did you mean "
+                                                      "'MSIAGenerator'?")
+    result = run_entry('train', tmp_path, '-opt', options_file, '--debug')
+    assert result.returncode == 1 and 'Traceback' in result.stderr and 'InputError' in result.stderr
+
+
+def test_entry_point_stops_on_a_truncated_image_before_training(tmp_path):
+    train_dirs = write_pairs(str(tmp_path / 'train'), ['a', 'b'], size=(40, 40))
+    with open(osp.join(train_dirs[1], 'b.png'), 'r+b') as f:
+        f.truncate(200)
+    options = tiny_train_options('truncated', train_dirs, train_dirs)
+    result = run_entry('train', tmp_path, '-opt', write_options(tmp_path / 'truncated.yml', options))
+    assert result.returncode == 1 and 'Traceback' not in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (f"msiagan-train: error: {train_dirs[1]}/b.png: cannot read "
+                                                      'this image (missing, truncated or not an image)')
+    assert not glob.glob(str(tmp_path / 'experiments' / 'truncated' / 'models' / '*'))

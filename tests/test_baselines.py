@@ -1,0 +1,36 @@
+"""The shipped LOL-v1 options files build and take a training step with MSIAGANModel; the U-Net baseline."""
+from os import path as osp
+
+import pytest
+import torch
+import yaml
+from basicsr.models import build_model
+from conftest import REPO
+
+from msiagan.archs import UNetGenerator
+
+OPTIONS = ['lol_gan.yml', 'lol_gan_paper.yml', 'lol_unet_baseline.yml', 'lol_rrdb_baseline.yml']
+
+
+@pytest.mark.parametrize('name', OPTIONS)
+def test_options_file_trains_and_validates_a_step(name, tmp_path):
+    with open(osp.join(REPO, 'options', name)) as f:
+        opt = yaml.safe_load(f)
+    opt.update(num_gpu=0, is_train=True, dist=False, rank=0, world_size=1, auto_resume=False)
+    opt['path'].update(models=str(tmp_path), training_states=str(tmp_path), visualization=str(tmp_path))
+    model = build_model(opt)
+    torch.manual_seed(0)
+    gt = torch.rand(2, 3, 64, 64)
+    model.feed_data({'lq': gt / 8, 'gt': gt})
+    model.optimize_parameters(1)
+    assert all(torch.isfinite(torch.tensor(v)) for v in model.get_current_log().values())
+    model.feed_data({'lq': gt[:1, :, :40, :60] / 8, 'gt': gt[:1, :, :40, :60]})
+    model.test()
+    assert model.output.shape == (1, 3, 40, 60)
+
+
+def test_unet_is_pix2pix_unet_256():
+    net = UNetGenerator()
+    assert sum(p.numel() for p in net.parameters()) == 54_419_459  # pix2pix's unet_256 with 3 -> 3 channels
+    with torch.no_grad():
+        assert net.eval()(torch.rand(1, 3, 37, 53)).shape == (1, 3, 37, 53)

@@ -1,0 +1,133 @@
+"""msiagan-enhance: every input case, tiling, checkpoint handling and the weights_only refusal."""
+import os
+from os import path as osp
+
+import cv2
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from msiagan.archs import MSIAGenerator
+from msiagan.enhance import main as enhance_main
+from msiagan.inference import enhance_tensor
+
+NETWORK = {'type': 'MSIAGenerator', 'num_feat': 8, 'act': 'lrelu'}
+
+
+@pytest.fixture
+def checkpoint(tmp_path):
+    """A BasicSR-style checkpoint of a tiny generator (params and params_ema differ) with its options beside it."""
+    torch.manual_seed(0)
+    params, params_ema = (MSIAGenerator(num_feat=8, act='lrelu').state_dict() for _ in range(2))
+    weights = tmp_path / 'net.pth'
+    torch.save({'params': params, 'params_ema': params_ema}, weights)
+    with open(tmp_path / 'net.yml', 'w') as f:
+        yaml.safe_dump({'network_g': NETWORK}, f)
+    return str(weights)
+
+
+@pytest.fixture
+def inputs(tmp_path):
+    """A folder with colour, grayscale, RGBA, 16-bit, truncated and non-image files."""
+    folder = tmp_path / 'in'
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    colour = rng.integers(0, 60, (21, 30, 3), dtype=np.uint8)
+    cv2.imwrite(str(folder / 'colour.jpg'), colour)
+    cv2.imwrite(str(folder / 'grey.png'), colour[..., 0])
+    cv2.imwrite(str(folder / 'rgba.png'), np.dstack([colour, rng.integers(0, 256, (21, 30), dtype=np.uint8)]))
+    cv2.imwrite(str(folder / 'deep.png'), colour.astype(np.uint16) * 257)
+    (folder / 'truncated.png').write_bytes((folder / 'grey.png').read_bytes()[:60])
+    (folder / 'notes.txt').write_text('not an image')
+    return folder
+
+
+def run(*args):
+    with pytest.raises(SystemExit) as exit_info:
+        enhance_main(list(args))
+        raise SystemExit(0)
+    return exit_info.value.code
+
+
+def test_folder_keeps_size_depth_and_layout(inputs, checkpoint, tmp_path, capsys):
+    out = tmp_path / 'out'
+    assert run('-i', str(inputs), '-o', str(out), '--weights', checkpoint, '--compare') == 1  # one failed
+    captured = capsys.readouterr()
+    assert 'notes.txt: not an image, skipped' in captured.err
+    assert 'truncated.png: cannot read this image' in captured.err
+    assert 'enhanced 4 image(s)' in captured.out and '1 skipped, 1 failed' in captured.out
+    for name in ('colour.jpg', 'grey.png', 'rgba.png', 'deep.png'):
+        before, after = cv2.imread(str(inputs / name), -1), cv2.imread(str(out / name), -1)
+        assert after.shape == before.shape and after.dtype == before.dtype, name
+        assert (out / (osp.splitext(name)[0] + '_compare.png')).is_file()
+    np.testing.assert_array_equal(cv2.imread(str(out / 'rgba.png'), -1)[..., 3],
+                                  cv2.imread(str(inputs / 'rgba.png'), -1)[..., 3])
+    assert cv2.imread(str(out / 'deep.png'), -1).max() > 255  # really 16-bit output
+
+
+def test_single_file_and_glob(inputs, checkpoint, tmp_path):
+    assert run('-i', str(inputs / 'grey.png'), '-o', str(tmp_path / 'one'), '--weights', checkpoint) == 0
+    assert os.listdir(tmp_path / 'one') == ['grey.png']
+    assert run('-i', str(inputs / 'c*.jpg'), '-o', str(tmp_path / 'glob'), '--weights', checkpoint) == 0
+    assert os.listdir(tmp_path / 'glob') == ['colour.jpg']
+
+
+def test_param_key_choice(inputs, checkpoint, tmp_path):
+    outputs = {}
+    for key in ('params', 'params_ema'):
+        run('-i', str(inputs / 'colour.jpg'), '-o', str(tmp_path / key), '--weights', checkpoint, '--param-key', key)
+        outputs[key] = cv2.imread(str(tmp_path / key / 'colour.jpg'))
+    run('-i', str(inputs / 'colour.jpg'), '-o', str(tmp_path / 'auto'), '--weights', checkpoint)
+    np.testing.assert_array_equal(cv2.imread(str(tmp_path / 'auto' / 'colour.jpg')), outputs['params_ema'])
+    assert not np.array_equal(outputs['params'], outputs['params_ema'])
+
+
+def test_bare_state_dict_with_options(inputs, tmp_path):
+    weights = tmp_path / 'bare.pth'
+    torch.save(MSIAGenerator(num_feat=8, act='lrelu').state_dict(), weights)
+    options = tmp_path / 'opts.yml'
+    options.write_text(yaml.safe_dump({'network_g': NETWORK}))
+    assert run('-i', str(inputs / 'grey.png'), '-o', str(tmp_path / 'o'), '--weights', str(weights), '-opt',
+               str(options)) == 0
+
+
+class RunsCode:
+
+    def __reduce__(self):
+        return (os.mkdir, ('/tmp/msiagan-pwned-by-pickle', ))
+
+
+def test_weights_that_would_run_code_are_refused(inputs, tmp_path, capsys):
+    weights = tmp_path / 'evil.pth'
+    torch.save({'params': RunsCode()}, weights)
+    (tmp_path / 'evil.yml').write_text(yaml.safe_dump({'network_g': NETWORK}))
+    code = run('-i', str(inputs / 'grey.png'), '-o', str(tmp_path / 'o'), '--weights', str(weights))
+    assert 'refused, loading it would run code' in str(code)
+    assert not osp.exists('/tmp/msiagan-pwned-by-pickle')
+
+
+def test_missing_options_is_explained(inputs, tmp_path):
+    weights = tmp_path / 'lonely.pth'
+    torch.save(MSIAGenerator(num_feat=8).state_dict(), weights)
+    code = run('-i', str(inputs / 'grey.png'), '-o', str(tmp_path / 'o'), '--weights', str(weights))
+    assert 'no options file found' in str(code) and 'give -opt' in str(code)
+
+
+@pytest.mark.parametrize('act', ['none', 'lrelu'])
+def test_tiled_agrees_with_whole_image(act):
+    torch.manual_seed(0)
+    net = MSIAGenerator(num_feat=8, act=act).eval()
+    x = torch.rand(1, 3, 131, 197)
+    whole = enhance_tensor(net, x)
+    tiled = enhance_tensor(net, x, tile=48, tile_pad=24)
+    assert (whole - tiled).abs().max() < 1 / 255
+
+
+def test_tiled_cli_agrees_with_whole_image_cli(inputs, checkpoint, tmp_path):
+    run('-i', str(inputs / 'deep.png'), '-o', str(tmp_path / 'whole'), '--weights', checkpoint, '--tile', '0')
+    run('-i', str(inputs / 'deep.png'), '-o', str(tmp_path / 'tiled'), '--weights', checkpoint, '--tile', '16',
+        '--tile-pad', '16')
+    whole = cv2.imread(str(tmp_path / 'whole' / 'deep.png'), -1).astype(int)
+    tiled = cv2.imread(str(tmp_path / 'tiled' / 'deep.png'), -1).astype(int)
+    assert np.abs(whole - tiled).max() <= 65535 / 255

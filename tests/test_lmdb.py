@@ -1,0 +1,110 @@
+"""scripts/create_lmdb.py and io_backend: lmdb, which must give exactly the pixels of the disk backend."""
+import os
+import random
+
+import cv2
+import lmdb
+import numpy as np
+import pytest
+import torch
+import yaml
+from conftest import REPO, load_script, run_script, write_pairs
+
+from msiagan.data import PairedLowLightDataset
+from msiagan.errors import InputError
+
+create_lmdb = load_script('create_lmdb')
+
+
+def dataset(lq, gt, backend, phase='val', **options):
+    return PairedLowLightDataset({'phase': phase, 'dataroot_lq': str(lq), 'dataroot_gt': str(gt),
+                                  'io_backend': {'type': backend}, **options})
+
+
+@pytest.fixture
+def mixed(tmp_path):
+    """Pairs in every layout the decoding rule covers: 8-bit JPEG, 16-bit RGB, grayscale (8/16-bit), RGBA."""
+    lq_dir, gt_dir = write_pairs(str(tmp_path / 'data'), ['rgb8'], gt_ext='.jpg')
+    rng = np.random.default_rng(2)
+    layouts = {'rgb16': ((40, 48, 3), np.uint16), 'gray8': ((40, 48), np.uint8), 'gray16': ((40, 48), np.uint16),
+               'rgba8': ((40, 48, 4), np.uint8)}
+    for stem, (shape, dtype) in layouts.items():
+        for folder in (lq_dir, gt_dir):
+            img = rng.integers(0, np.iinfo(dtype).max + 1, shape, dtype=dtype)
+            assert cv2.imwrite(os.path.join(folder, stem + '.png'), img)
+    return lq_dir, gt_dir
+
+
+@pytest.mark.parametrize('store', ['original', 'png'])
+def test_lmdb_gives_the_pixels_of_the_disk_backend(mixed, capsys, store):
+    lq_dir, gt_dir = mixed
+    assert run_script(create_lmdb, '--lq', lq_dir, '--gt', gt_dir, '--store', store) is None
+    assert '100%' in capsys.readouterr().err  # the progress bar
+    with lmdb.open(gt_dir + '.lmdb', readonly=True, lock=False) as env, env.begin() as txn:
+        stored_jpeg = txn.get(b'rgb8')
+    assert (stored_jpeg == open(os.path.join(gt_dir, 'rgb8.jpg'), 'rb').read()) == (store == 'original')
+    meta_info = open(lq_dir + '.lmdb/meta_info.txt').read().splitlines()
+    assert meta_info == ['gray16.png (40,48,1) 1', 'gray8.png (40,48,1) 1', 'rgb16.png (40,48,3) 1',
+                         'rgb8.png (40,48,3) 1', 'rgba8.png (40,48,4) 1']
+    disk, packed = dataset(lq_dir, gt_dir, 'disk'), dataset(lq_dir + '.lmdb', gt_dir + '.lmdb', 'lmdb')
+    assert [pair['key'] for pair in packed.pairs] == [pair['key'] for pair in disk.pairs]
+    for index in range(len(disk)):
+        for role in ('lq', 'gt'):
+            assert torch.equal(disk[index][role], packed[index][role]), (disk.pairs[index], role)
+    assert torch.equal(disk[1]['lq'][0], disk[1]['lq'][2])  # grayscale repeated into three channels
+
+
+def test_training_crops_agree_across_backends(tmp_path):
+    lq_dir, gt_dir = write_pairs(str(tmp_path), ['a', 'b'], size=(40, 32))
+    assert run_script(create_lmdb, '--lq', lq_dir, '--gt', gt_dir) is None
+    options = dict(phase='train', gt_size=16, use_hflip=True, use_rot=True)
+    crops = []
+    for data in (dataset(lq_dir, gt_dir, 'disk', **options),
+                 dataset(lq_dir + '.lmdb', gt_dir + '.lmdb', 'lmdb', **options)):
+        random.seed(5)
+        crops.append([data[i % 2]['lq'] for i in range(4)])
+    for disk_crop, lmdb_crop in zip(*crops):
+        assert torch.equal(disk_crop, lmdb_crop)
+
+
+def test_refuses_to_overwrite_without_force(tmp_path):
+    lq_dir, gt_dir = write_pairs(str(tmp_path), ['a'])
+    assert run_script(create_lmdb, '--lq', lq_dir, '--gt', gt_dir) is None
+    write_pairs(str(tmp_path), ['b'])
+    assert 'low.lmdb already exists: pass --force' in run_script(create_lmdb, '--lq', lq_dir, '--gt', gt_dir)
+    assert run_script(create_lmdb, '--lq', lq_dir, '--gt', gt_dir, '--force') is None
+    assert [p['key'] for p in dataset(lq_dir + '.lmdb', gt_dir + '.lmdb', 'lmdb').pairs] == ['a', 'b']
+
+
+def test_a_bad_pair_stops_packing_before_anything_is_written(tmp_path):
+    lq_dir, gt_dir = write_pairs(str(tmp_path), ['a', 'b'])
+    with open(os.path.join(gt_dir, 'b.png'), 'r+b') as f:
+        f.truncate(100)
+    error = run_script(create_lmdb, '--lq', lq_dir, '--gt', gt_dir)
+    assert error.startswith('create_lmdb.py: error: ') and 'high/b.png: cannot read this image' in error
+    assert not os.path.exists(lq_dir + '.lmdb') and not os.path.exists(gt_dir + '.lmdb')
+
+
+def test_meta_info_that_does_not_match_the_keys_is_named(tmp_path):
+    lq_dir, gt_dir = write_pairs(str(tmp_path), ['a', 'b'])
+    assert run_script(create_lmdb, '--lq', lq_dir, '--gt', gt_dir) is None
+    meta_info = gt_dir + '.lmdb/meta_info.txt'
+    with open(meta_info, 'a') as f:
+        f.write('c.png (40,48,3) 1\n')
+    with pytest.raises(InputError, match=f"{meta_info} does not match the keys of .*high.lmdb: first difference 'c'"):
+        dataset(lq_dir + '.lmdb', gt_dir + '.lmdb', 'lmdb')
+
+
+def test_lmdb_options_are_lol_gan_reading_lmdb():
+    def load(name):
+        with open(os.path.join(REPO, 'options', name)) as f:
+            return yaml.safe_load(f)
+
+    disk, packed = load('lol_gan.yml'), load('lol_gan_lmdb.yml')
+    for phase in ('train', 'val'):
+        for key in ('dataroot_lq', 'dataroot_gt'):
+            assert packed['datasets'][phase].pop(key) == disk['datasets'][phase].pop(key) + '.lmdb'
+        assert packed['datasets'][phase].pop('io_backend') == {'type': 'lmdb'}
+        disk['datasets'][phase].pop('io_backend')
+    assert packed.pop('name') == disk.pop('name') + '_lmdb'
+    assert packed == disk

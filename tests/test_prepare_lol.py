@@ -1,0 +1,64 @@
+"""scripts/prepare_lol.py on a generated tree of LOL-v1's layout."""
+import os
+import re
+from os import path as osp
+
+import cv2
+import numpy as np
+import pytest
+from conftest import load_script, run_script, write_pairs
+
+prepare_lol = load_script('prepare_lol')
+
+
+@pytest.fixture
+def lol(tmp_path):
+    """A LOL-v1 look-alike: our485 with .png inputs and .jpg references, eval15 all .png."""
+    src = tmp_path / 'lol_v1'
+    write_pairs(str(src / 'our485'), ['2', '10', '100'], gt_ext='.jpg')
+    write_pairs(str(src / 'eval15'), ['1', '22'], seed=1)
+    (src / 'README.md').write_text('not an image\n')
+    return src
+
+
+def test_copies_checked_pairs_and_reports(lol, tmp_path, capsys):
+    out = tmp_path / 'LOL-v1'
+    assert run_script(prepare_lol, '--src', lol, '--out', out) is None
+    assert sorted(os.listdir(out / 'our485' / 'low')) == ['10.png', '100.png', '2.png']
+    assert sorted(os.listdir(out / 'our485' / 'high')) == ['10.jpg', '100.jpg', '2.jpg']
+    assert sorted(os.listdir(out / 'eval15' / 'high')) == ['1.png', '22.png']
+    assert not osp.islink(out / 'eval15' / 'high' / '1.png')
+    assert (out / 'our485' / 'high' / '2.jpg').read_bytes() == (lol / 'our485' / 'high' / '2.jpg').read_bytes()
+    printed = capsys.readouterr().out
+    assert '3 pairs; 3 x 48x40 8-bit; inputs .png, references .jpg' in printed
+    assert '2 pairs; 2 x 48x40 8-bit; inputs .png, references .png' in printed
+
+
+def test_link_and_refusal_to_overwrite(lol, tmp_path):
+    out = tmp_path / 'LOL-v1'
+    assert run_script(prepare_lol, '--src', lol, '--out', out, '--link') is None
+    assert os.readlink(out / 'our485' / 'low' / '2.png') == str(lol / 'our485' / 'low' / '2.png')
+    assert 'already exists: pass --force' in run_script(prepare_lol, '--src', lol, '--out', out)
+    assert run_script(prepare_lol, '--src', lol, '--out', out, '--force') is None
+    assert not osp.islink(out / 'our485' / 'low' / '2.png')
+
+
+def test_output_inside_the_source_is_refused(lol):
+    assert 'overlap' in run_script(prepare_lol, '--src', lol, '--out', lol / 'prepared')
+
+
+@pytest.mark.parametrize('damage, message', [
+    (lambda src: os.remove(src / 'eval15' / 'high' / '22.png'), "'22' is in .*eval15/low but has no partner"),
+    (lambda src: (src / 'our485' / 'low' / '10.png').write_bytes(b'\x89PNG\r\n'), r'our485/low/10.png: cannot read'),
+    (lambda src: cv2.imwrite(str(src / 'our485' / 'low' / '2.png'), np.zeros((40, 48), np.uint8)),
+     r'our485/low/2.png: 1 channels, LOL-v1 images have 3'),
+    (lambda src: cv2.imwrite(str(src / 'eval15' / 'low' / '1.png'), np.zeros((40, 40, 3), np.uint8)),
+     r'eval15/low/1.png and .*eval15/high/1.png differ in size'),
+])
+def test_bad_pairs_stop_before_anything_is_written(lol, tmp_path, damage, message):
+    damage(lol)
+    out = tmp_path / 'LOL-v1'
+    error = run_script(prepare_lol, '--src', lol, '--out', out)
+    assert error.startswith('prepare_lol.py: error: ') and len(error.splitlines()) == 1
+    assert re.search(message, error), error
+    assert not out.exists()
