@@ -93,3 +93,12 @@ class DistributedModelMixin:
                              'hide the GPUs with CUDA_VISIBLE_DEVICES= to train on the CPUs')
         return DistributedDataParallel(net.to(self.device),
                                        find_unused_parameters=self.opt.get('find_unused_parameters', False))
+
+    def dist_validation(self, *args, **kwargs):
+        """BasicSR's (process 0 validates alone), on the bare generator: wrapped in DistributedDataParallel, a
+        generator with buffers (BatchNorm) would wait in its forward for the other processes to share them."""
+        net_g, self.net_g = self.net_g, self.get_bare_model(self.net_g)
+        try:
+            super().dist_validation(*args, **kwargs)
+        finally:
+            self.net_g = net_g

@@ -121,3 +121,13 @@ def start_training(root, options, runner=(), *args):
     env = dict(os.environ, MSIAGAN_ROOT=str(root), PYTHONUNBUFFERED='1', OMP_NUM_THREADS='1')
     return subprocess.Popen([sys.executable, *runner, osp.join(REPO, 'msiagan', 'train.py'), '-opt', options, *args],
                             cwd=str(root), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def finished_output(process, timeout=300):
+    """The output of a process from start_training once it has ended. One still running after ``timeout`` seconds
+    is terminated (torchrun passes that on to its workers) and the test fails."""
+    try:
+        return process.communicate(timeout=timeout)[0]
+    except subprocess.TimeoutExpired:
+        process.terminate()
+        pytest.fail(f'still running after {timeout} s:\n{process.communicate()[0][-3000:]}')

@@ -4,7 +4,7 @@ import os
 
 import pytest
 import torch
-from conftest import start_training, tiny_train_options, write_options, write_pairs
+from conftest import finished_output, start_training, tiny_train_options, write_options, write_pairs
 
 from msiagan.archs import MSIAGenerator
 from msiagan.distributed import check_same_on_every_process, slurm_environment
@@ -39,7 +39,7 @@ def runs(tmp_path_factory):
         launcher = ('--launcher', 'pytorch') if runner else ()
         processes[name] = start_training(root, write_options(root / f'{name}.yml', opt), runner, *launcher)
     for name, process in processes.items():
-        output = process.communicate(timeout=300)[0]
+        output = finished_output(process)
         assert process.returncode == 0, f'{name}:\n{output[-3000:]}'
     return root
 
@@ -105,3 +105,15 @@ def test_processes_that_would_resume_from_different_iterations_stop(monkeypatch)
     gathered[:] = [4, None]  # rank 1 found no state: experiments/ is not on storage both machines share
     with pytest.raises(InputError, match=r'^the iteration resumed from differs between the processes: \[4, None\]'):
         check_same_on_every_process(4, 'the iteration resumed from')
+
+
+def test_validation_of_a_batchnorm_generator_without_ema(tmp_path):
+    """Process 0 validates alone: a generator with buffers must not wait there for process 1 (it did, wrapped)."""
+    dirs = write_pairs(str(tmp_path / 'pairs'), ['a', 'b'], size=(32, 32))
+    opt = tiny_train_options('bn', dirs, dirs, total_iter=1, ema_decay=0)
+    opt['network_g'] = {'type': 'UNetGenerator', 'num_feat': 8, 'num_down': 5}
+    opt['val']['val_freq'] = 1
+    training = start_training(tmp_path, write_options(tmp_path / 'bn.yml', opt), TORCHRUN, '--launcher', 'pytorch')
+    output = finished_output(training, 120)
+    assert training.returncode == 0, output[-3000:]
+    assert output.count('Validation tiny_val') == 2  # at iteration 1 and at the end

@@ -8,7 +8,7 @@ from os import path as osp
 
 import pytest
 import torch
-from conftest import run_entry, start_training, tiny_train_options, write_options, write_pairs
+from conftest import finished_output, run_entry, start_training, tiny_train_options, write_options, write_pairs
 from test_model import feed, make_model
 
 from msiagan.checkpoint import atomic_save
@@ -54,9 +54,9 @@ def killed_and_resumed(tmp_path_factory):
     for path in glob.glob(str(states_dir / '*.state')) + glob.glob(str(states_dir / '..' / 'models' / '*.pth')):
         torch.load(path, weights_only=True)  # every file under a final name is whole, whenever the kill came
     resumed = start_training(root, str(root / 'killed.yml'), (), '--auto_resume')
-    output = resumed.communicate(timeout=300)[0]
+    output = finished_output(resumed)
     assert resumed.returncode == 0, output[-3000:]
-    output = uninterrupted.communicate(timeout=300)[0]
+    output = finished_output(uninterrupted)
     assert uninterrupted.returncode == 0, output[-3000:]
     logs = sorted(glob.glob(str(root / 'experiments' / 'killed' / 'train_*.log')), key=osp.getmtime)
     return root, saved_iters, open(logs[-1]).read()
