@@ -1,0 +1,118 @@
+import pytest
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from msiagan.archs import MSIAGenerator, PatchGANDiscriminator
+from msiagan.fast_inference import FastMSIAGenerator, optimize_for_inference
+from msiagan.inference import enhance_tensor
+
+
+def generator(act, num_feat=16, **options):
+    """A seeded generator whose features keep about unit scale, so that every conv shows in the output."""
+    torch.manual_seed(0)
+    net = MSIAGenerator(num_feat=num_feat, act=act, **options).eval()
+    with torch.no_grad():
+        for module in net.modules():
+            if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
+                fan_in = module.weight.shape[0] if module.transposed else module.weight[0].numel()
+                module.weight.normal_(0, fan_in ** -0.5)
+                module.bias.uniform_(-0.1, 0.1)
+    return net
+
+
+def eager(net, x):
+    with torch.no_grad():
+        return net(x)
+
+
+@pytest.mark.parametrize('act', ['none', 'lrelu', 'gelu'])
+@pytest.mark.parametrize('size', [(37, 53), (5, 3), (16, 24), (1, 1)])
+def test_optimized_equals_eager(act, size):
+    net = generator(act)
+    fast = optimize_for_inference(net)
+    assert isinstance(fast, FastMSIAGenerator)
+    x = torch.rand(2, 3, *size)
+    expected = eager(net, x)
+    if size[0] > 1:  # the comparison means something: the output follows the input
+        assert (expected - eager(net, torch.rand(2, 3, *size))).abs().max() > 0.1
+    out = fast(x)
+    assert out.shape == expected.shape and out.is_contiguous()
+    torch.testing.assert_close(out, expected, atol=1e-4, rtol=0)
+
+
+@pytest.mark.parametrize('num_feat', [16, 64])  # which folds pay off depends on num_feat
+def test_folding_is_exact_in_float64_and_saves_work(num_feat):
+    """act 'none': the folded linear stages give the eager result up to float64 rounding, in fewer MACs."""
+    net = generator('none', num_feat).double()
+    fast = optimize_for_inference(net)
+    x = torch.rand(1, 3, 40, 48, dtype=torch.float64)
+    torch.testing.assert_close(fast(x), eager(net, x), atol=1e-12, rtol=0)
+    assert multiply_adds(fast, x) < 0.8 * multiply_adds(net, x)
+    nonlinear = generator('lrelu', num_feat)
+    assert multiply_adds(optimize_for_inference(nonlinear), x.float()) == multiply_adds(nonlinear, x.float())
+
+
+def multiply_adds(module, x):
+    addmm_in_place = {torch.ops.aten.addmm_: lambda out, a, b, *args, **kwargs: 2 * a[0] * a[1] * b[1]}
+    with FlopCounterMode(display=False, custom_mapping=addmm_in_place) as counter, torch.no_grad():
+        module(x)
+    return counter.get_total_flops() // 2
+
+
+def test_other_channel_counts():
+    net = generator('lrelu', num_in_ch=1, num_out_ch=2)
+    x = torch.rand(1, 1, 19, 30)
+    torch.testing.assert_close(optimize_for_inference(net)(x), eager(net, x), atol=1e-4, rtol=0)
+
+
+def test_input_layouts():
+    net = generator('lrelu')
+    fast = optimize_for_inference(net)
+    x = torch.rand(2, 3, 32, 40)
+    for layout in (x.contiguous(memory_format=torch.channels_last), x[:, :, 3:27, 5:], x.transpose(2, 3)):
+        torch.testing.assert_close(fast(layout), eager(net, layout), atol=1e-4, rtol=0)
+
+
+def test_kept_buffers_never_leak_into_results():
+    """Buffers reused across calls and sizes: earlier outputs stay intact, every call stays exact."""
+    net = generator('lrelu')
+    fast = optimize_for_inference(net)
+    small, large = torch.rand(1, 3, 24, 32), torch.rand(2, 3, 41, 35)
+    first = fast(small)
+    first_copy = first.clone()
+    for x in (small * 0.5, large, small, large):
+        torch.testing.assert_close(fast(x), eager(net, x), atol=1e-4, rtol=0)
+    assert torch.equal(first, first_copy)
+
+
+def test_tiled_enhancement_and_inference_mode():
+    """As enhance_tensor uses it (no_grad, clamp_ in place), also after a call under inference_mode."""
+    net = generator('none')
+    fast = optimize_for_inference(net)
+    x = torch.rand(1, 3, 70, 90)
+    with torch.inference_mode():
+        fast(x)
+    for tile in (0, 32):
+        torch.testing.assert_close(enhance_tensor(fast, x, tile, 16), enhance_tensor(net, x, tile, 16),
+                                   atol=1e-4, rtol=0)
+
+
+def test_weights_are_copied():
+    net = generator('none')
+    fast = optimize_for_inference(net)
+    x = torch.rand(1, 3, 16, 16)
+    before = fast(x)
+    with torch.no_grad():
+        net.conv_last.bias.add_(1)
+    torch.testing.assert_close(fast(x), before)
+
+
+class Subclass(MSIAGenerator):
+    def forward(self, x):
+        return super().forward(x) * 2
+
+
+@pytest.mark.parametrize('module', [nn.Conv2d(3, 3, 3, padding=1), PatchGANDiscriminator(), Subclass(num_feat=8)])
+def test_other_modules_run_eager(module):
+    assert optimize_for_inference(module) is module
