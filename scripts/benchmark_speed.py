@@ -18,12 +18,12 @@ import statistics
 import time
 
 import torch
-from torch.utils.flop_counter import FlopCounterMode
 
 import msiagan  # noqa: F401  (first: makes basicsr importable)
 from basicsr.archs import build_network
 from msiagan.fast_inference import optimize_for_inference
 from msiagan.inference import enhance_tensor, load_generator, load_network_options
+from msiagan.profiling import count_gmac, count_parameters
 
 SIZE = (400, 600)  # H, W of a LOL-v1 image
 SIZE_4K = (2160, 3840)
@@ -48,18 +48,6 @@ def build(network_opt, weights, device='cpu'):
 
 def model(net, path):
     return net if path == 'eager' else optimize_for_inference(net)
-
-
-def addmm_flops(self_shape, a_shape, b_shape, *args, **kwargs):
-    """FLOPs of out.addmm_(a, b), which FlopCounterMode does not count by itself."""
-    return 2 * a_shape[0] * a_shape[1] * b_shape[1]
-
-
-def gmac(module, size):
-    """Multiply-accumulates of one forward at size (H, W), in units of 1e9."""
-    with FlopCounterMode(display=False, custom_mapping={torch.ops.aten.addmm_: addmm_flops}) as counter:
-        module(torch.rand(1, 3, *size))
-    return counter.get_total_flops() / 2e9
 
 
 def cpu_latency(models, x, runs):
@@ -122,15 +110,15 @@ def gpu_images_per_second(net, path, dtype, batch, device='cuda', seconds=3.0):
 
 def report_generator(label, network_opt, weights, args):
     net = build(network_opt, weights)
-    params = sum(p.numel() for p in net.parameters())
+    params = count_parameters(net)
     start = time.perf_counter()
     models = {path: model(net, path) for path in PATHS}
     build_seconds = time.perf_counter() - start
     print(f'\n## {label}: {network_opt}\nparameters {params:,}; optimized path built in {build_seconds:.2f} s')
     with torch.no_grad():
         for path, module in models.items():
-            print(f'GMAC {path:9s}: {gmac(module, SIZE):6.2f} at {SIZE[1]}x{SIZE[0]}, '
-                  f'{gmac(module, (256, 256)):5.2f} at 256x256')
+            print(f'GMAC {path:9s}: {count_gmac(module, *SIZE):6.2f} at {SIZE[1]}x{SIZE[0]}, '
+                  f'{count_gmac(module, 256, 256):5.2f} at 256x256')
         x = torch.rand(1, 3, *SIZE)
         difference = (models['optimized'](x) - models['eager'](x)).abs().max().item()
     times = cpu_latency(models, x, args.runs)

@@ -107,7 +107,7 @@ def compare():
         rows.append({
             'model': label, **scores,
             'params (M)': count_parameters(net) / 1e6,
-            'GMAC @256x256': count_gmac(net.cpu(), 256, 256),
+            'GMAC @256x256': count_gmac(net, 256, 256, device=args.device),
             f'CPU ms @600x400 ({args.threads} threads)':
             cpu_latency_ms(net, args.threads, args.repeats) if args.repeats else None,
         })
