@@ -5,7 +5,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 # torch/torchvision first, pinned, so that nothing later pulls another build; basicsr is an sdist whose
-# build imports torch, hence --no-build-isolation.
+# build imports torch, hence --no-build-isolation, which needs setuptools and wheel in the venv (a
+# Python 3.12 venv starts without them).
 TORCH := torch==2.14.1 torchvision==0.29.1
 
 .PHONY: install demo test clean-demo
@@ -14,14 +15,14 @@ install: $(VENV)/.installed
 
 $(VENV)/.installed: setup.py requirements.txt
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install $(TORCH)
+	$(PY) -m pip install $(TORCH) setuptools wheel
 	$(PY) -m pip install --no-build-isolation -e '.[test]'
 	touch $@
 
 demo: install
 	$(PY) scripts/make_demo_data.py --out datasets/demo
 	$(PY) msiagan/train.py -opt options/demo.yml
-	$(PY) scripts/demo_report.py --experiment experiments/demo --data datasets/demo/val --out demo_output
+	$(PY) scripts/demo_report.py --data datasets/demo/val --out demo_output
 
 test: install
 	$(PY) -m pytest -q tests

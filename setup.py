@@ -26,7 +26,7 @@ setup(
     long_description_content_type='text/markdown',
     packages=find_packages(include=['msiagan', 'msiagan.*']),
     package_data={'msiagan': ['data/meta_info/*.txt']},
-    python_requires='>=3.9',
+    python_requires='>=3.11',
     install_requires=read_requirements('requirements.txt'),
     extras_require={'test': ['pytest']},
     entry_points={

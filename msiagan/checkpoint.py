@@ -4,7 +4,7 @@ from contextlib import contextmanager
 
 import torch
 
-from msiagan.resume import gathered_rng_states, preserved_rng_states
+from msiagan.rng import gathered_rng_states, preserved_rng_states
 
 TORCH_SAVE = torch.save  # the real one, whatever torch_save_as does
 

@@ -6,7 +6,7 @@
 Every image keeps its size, bit depth (8 or 16) and layout: grayscale comes back grayscale (the luma of
 the enhanced colour image) and an alpha channel is copied unchanged. Files that are not images are skipped
 with a warning; an image that fails is reported and the rest go on. On the CPU an MSIAGenerator runs
-through msiagan.fast_inference (same output within 1e-4, several times faster).
+through msiagan.fast_inference (the same output to about 1e-7, several times faster).
 """
 import argparse
 import glob
@@ -21,11 +21,11 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from msiagan.data.image_io import FULL_SCALE, IMAGE_EXTENSIONS, decode_stored, read_bytes, split_alpha
+from msiagan.data.image_io import FULL_SCALE, IMAGE_EXTENSIONS, read_photo, restore_layout, split_alpha
 from msiagan.entry import PACKAGE_DIR, run_cli
 from msiagan.errors import InputError
 from msiagan.fast_inference import optimize_for_inference
-from msiagan.inference import enhance_tensor, load_generator, load_network_options
+from msiagan.inference import enhance_tensor, find_options, load_generator, load_network_options
 from msiagan.visualize import labelled_grid
 
 DEFAULT_WEIGHTS = osp.join(osp.dirname(PACKAGE_DIR), 'weights', 'msiagan_lol_v1.pth')
@@ -49,38 +49,6 @@ def collect_inputs(spec):
             raise InputError(f'-i {spec}: no such file, folder or matching files')
     images = [path for path in candidates if is_image_file(path)]
     return images, [path for path in candidates if not is_image_file(path)]
-
-
-def find_options(weights):
-    """The options file that describes ``weights``: <stem>.yml beside it, or the experiment's own copy."""
-    beside = osp.splitext(weights)[0] + '.yml'
-    if osp.isfile(beside):
-        return beside
-    experiment = osp.dirname(osp.dirname(osp.abspath(weights)))
-    if osp.basename(osp.dirname(osp.abspath(weights))) == 'models':
-        copies = sorted(glob.glob(osp.join(experiment, '*.yml')))
-        if len(copies) == 1:
-            return copies[0]
-    raise InputError(f'{weights}: no options file found beside it or in its experiment folder; give -opt')
-
-
-def read_image(path):
-    """(rgb float32 (H, W, 3) in [0, 1], layout) where layout lets ``restore_layout`` undo the conversion."""
-    img = decode_stored(read_bytes(path), path)
-    colour, alpha = split_alpha(img)
-    scale = FULL_SCALE[img.dtype]
-    rgb = colour.astype(np.float32) / scale
-    rgb = np.repeat(rgb, 3, axis=2) if rgb.shape[2] == 1 else rgb[..., ::-1]
-    return np.ascontiguousarray(rgb), dict(grey=colour.shape[2] == 1, alpha=alpha, dtype=img.dtype, scale=scale)
-
-
-def restore_layout(rgb, layout):
-    """Enhanced rgb float (H, W, 3) in [0, 1] -> an array in the input's bit depth, channels and alpha."""
-    out = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)[..., None] if layout['grey'] else rgb[..., ::-1]
-    out = np.round(out * layout['scale']).astype(layout['dtype'])
-    if layout['alpha'] is not None:
-        out = np.concatenate([out, layout['alpha'][..., None]], axis=2)
-    return out[..., 0] if out.shape[2] == 1 else out
 
 
 def side_by_side(before, after):
@@ -111,7 +79,10 @@ def parse_args(argv=None):
     parser.add_argument('--device', choices=['cpu', 'cuda'], default='cuda' if torch.cuda.is_available() else 'cpu')
     parser.add_argument('--half', action='store_true', help='half precision (GPU only)')
     parser.add_argument('--compare', action='store_true', help='also write <name>_compare.png: input | enhanced')
+    parser.add_argument('--debug', action='store_true', help='show the traceback of an error')
     args = parser.parse_args(argv)
+    if (args.tile or 0) < 0 or args.tile_pad < 0:
+        parser.error('--tile and --tile-pad take 0 or more pixels')
     if args.half and args.device != 'cuda':
         parser.error('--half needs --device cuda')
     if args.device == 'cuda' and not torch.cuda.is_available():
@@ -121,7 +92,7 @@ def parse_args(argv=None):
 
 def enhance_file(net, path, args, dtype):
     """Enhance one file into args.output; returns the output path."""
-    rgb, layout = read_image(path)
+    rgb, layout = read_photo(path)
     tile = args.tile
     if tile is None:
         tile = AUTO_TILE if rgb.shape[0] * rgb.shape[1] > AUTO_TILE_PIXELS else 0
@@ -133,8 +104,21 @@ def enhance_file(net, path, args, dtype):
         raise InputError(f'{out_path}: cannot write')
     if args.compare:
         stem = osp.splitext(osp.basename(path))[0]
-        cv2.imwrite(osp.join(args.output, f'{stem}_compare.png'), side_by_side(cv2.imread(path, -1), result))
+        cv2.imwrite(osp.join(args.output, f'{stem}_compare.png'), side_by_side(restore_layout(rgb, layout), result))
     return out_path
+
+
+def check_outputs(images, output):
+    """Refuse what would overwrite an input or write two results to one name."""
+    if osp.exists(output) and not osp.isdir(output):
+        raise InputError(f'-o {output}: is a file, not a folder')
+    by_name = {}
+    for path in images:
+        if osp.realpath(osp.dirname(path)) == osp.realpath(output):
+            raise InputError(f'-o {output}: would overwrite the input {path}; choose another output folder')
+        other = by_name.setdefault(osp.basename(path), path)
+        if other != path:
+            raise InputError(f'-i: {other} and {path} would both be written as {osp.join(output, osp.basename(path))}')
 
 
 def enhance(args):
@@ -143,13 +127,15 @@ def enhance(args):
         print(f'warning: {path}: not an image, skipped', file=sys.stderr)
     if not images:
         raise InputError(f'-i {args.input}: no images found')
+    check_outputs(images, args.output)
     if not osp.isfile(args.weights):
-        raise InputError(f'--weights {args.weights}: file does not exist')
+        where = ' (the shipped weights come with a source checkout)' if args.weights == DEFAULT_WEIGHTS else ''
+        raise InputError(f'--weights {args.weights}: file does not exist{where}')
     network_opt = load_network_options(args.options or find_options(args.weights))
     dtype = torch.float16 if args.half else torch.float32
     net = load_generator(network_opt, args.weights, args.param_key, args.device).to(dtype)
     if args.device == 'cpu':
-        net = optimize_for_inference(net)  # same output within 1e-4, 3.7-5.6x faster on a CPU
+        net = optimize_for_inference(net)  # the same output to about 1e-7, 3.7-5.6x faster on a CPU
     os.makedirs(args.output, exist_ok=True)
 
     failed = []

@@ -1,7 +1,10 @@
 """Loading a trained generator and running it on images."""
+import glob
 import pickle
 from copy import deepcopy
+from os import path as osp
 
+import cv2
 import numpy as np
 import torch
 import yaml
@@ -9,18 +12,52 @@ from basicsr.archs import build_network
 from basicsr.utils.registry import ARCH_REGISTRY
 
 from msiagan.errors import InputError
+from msiagan.options_check import force_option
+
+
+def recorded_overrides(text):
+    """The ``--force_yml`` entries of the ``# CMD:`` line that BasicSR writes atop an experiment's options copy."""
+    lines = text.splitlines()
+    if '# CMD:' not in lines or lines.index('# CMD:') + 1 == len(lines):
+        return []
+    words = lines[lines.index('# CMD:') + 1].lstrip('# ').split()
+    if '--force_yml' not in words:
+        return []
+    entries = words[words.index('--force_yml') + 1:]
+    return entries[:next((i for i, word in enumerate(entries) if word.startswith('-')), len(entries))]
 
 
 def load_network_options(options_file):
-    """The ``network_g`` block of a BasicSR options file (also the copy in an experiment folder)."""
+    """The ``network_g`` block of a BasicSR options file.
+
+    In the copy BasicSR keeps in an experiment folder, ``network_g`` has the original values: the
+    ``--force_yml`` changes to it that the copy's ``# CMD:`` header records are applied here.
+    """
     try:
         with open(options_file) as f:
-            options = yaml.safe_load(f)
+            text = f.read()
+        options = yaml.safe_load(text)
     except (OSError, yaml.YAMLError) as error:
         raise InputError(f'{options_file}: cannot read options ({error})') from None
     if not isinstance(options, dict) or 'network_g' not in options:
         raise InputError(f'{options_file}: has no network_g')
+    for entry in recorded_overrides(text):
+        if entry.startswith('network_g:'):
+            force_option(options, entry)
     return options['network_g']
+
+
+def find_options(weights):
+    """The options file that describes ``weights``: <stem>.yml beside it, or the experiment's own copy."""
+    beside = osp.splitext(weights)[0] + '.yml'
+    if osp.isfile(beside):
+        return beside
+    experiment = osp.dirname(osp.dirname(osp.abspath(weights)))
+    if osp.basename(osp.dirname(osp.abspath(weights))) == 'models':
+        copies = sorted(glob.glob(osp.join(experiment, '*.yml')))
+        if len(copies) == 1:
+            return copies[0]
+    raise InputError(f'{weights}: no options file found beside it or in its experiment folder; give -opt')
 
 
 def network_options_from(spec):
@@ -47,7 +84,9 @@ def load_state_dict(weights, param_key=None):
         raise InputError(f'{weights}: not a PyTorch weights file ({type(error).__name__}: {error})') from None
     if param_key is not None:
         if param_key not in checkpoint:
-            raise InputError(f"{weights}: has no '{param_key}' (keys: {sorted(checkpoint)})")
+            keys = sorted(checkpoint)
+            raise InputError(f"{weights}: has no '{param_key}' (keys: {', '.join(keys[:4])}"
+                             f"{', ...' if len(keys) > 4 else ''})")
         return checkpoint[param_key]
     for key in ('params_ema', 'params'):
         if key in checkpoint:
@@ -57,7 +96,10 @@ def load_state_dict(weights, param_key=None):
 
 def load_generator(network_opt, weights, param_key=None, device='cpu'):
     """Build the generator described by ``network_opt`` and load ``weights``; eval mode on ``device``."""
-    net = build_network(deepcopy(network_opt))
+    try:
+        net = build_network(deepcopy(network_opt))
+    except (KeyError, TypeError) as error:
+        raise InputError(f'network_g {dict(network_opt)}: cannot be built ({error})') from None
     try:
         net.load_state_dict(load_state_dict(weights, param_key))
     except RuntimeError as error:
@@ -91,7 +133,9 @@ def enhance_tensor(net, x, tile=0, tile_pad=32, align=8):
     return out.clamp_(0, 1)
 
 
-def enhance_array(net, img, device='cpu', tile=0, tile_pad=32):
-    """Enhance one float32 (H, W, 3) RGB image in [0, 1]; returns float32 (H, W, 3) RGB in [0, 1]."""
-    x = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))[None].to(device)
-    return enhance_tensor(net, x, tile, tile_pad)[0].permute(1, 2, 0).cpu().numpy()
+def enhance_bgr_uint8(net, img, device='cpu'):
+    """Enhance one uint8 (H, W, 3) BGR image; returns uint8 (H, W, 3) BGR (rounded, as BasicSR's tensor2img)."""
+    rgb = cv2.cvtColor(img, cv2.COLOR_BGR2RGB).astype(np.float32) / 255
+    x = torch.from_numpy(rgb.transpose(2, 0, 1).copy())[None].to(device)
+    out = enhance_tensor(net, x)[0].permute(1, 2, 0).cpu().numpy()
+    return cv2.cvtColor(np.round(out * 255).astype(np.uint8), cv2.COLOR_RGB2BGR)

@@ -6,6 +6,7 @@ Keys it does not know are left alone, so options of other models and plugins pas
 """
 import argparse
 import difflib
+import inspect
 
 import basicsr.archs  # noqa: F401  (these five fill BasicSR's registries with its own names)
 import basicsr.data  # noqa: F401
@@ -111,6 +112,21 @@ class OptionsCheck:
         self.require(section, path, ['type'])
         self.registered(section['type'], join(path, 'type'), registry, kind)
 
+    def built_from(self, section, path, registry, kind):
+        """``section`` has a registered ``type``, built as ``type(**other keys)`` (networks, losses): each key
+        is one of its arguments, so a misspelt one stops the run here, not as a TypeError after set-up."""
+        self.typed(section, path, registry, kind)
+        registered = dict(iter(registry))
+        target = registered.get(section['type']) or registered[f"{section['type']}_basicsr"]
+        parameters = inspect.signature(target).parameters
+        if any(parameter.kind == parameter.VAR_KEYWORD for parameter in parameters.values()):
+            return
+        for key in section:
+            if key != 'type' and key not in parameters:
+                close = difflib.get_close_matches(key, parameters, n=1)
+                hint = f"; did you mean '{close[0]}'?" if close else f" (it takes: {', '.join(parameters)})"
+                self.fail(f"{join(path, key)} is not an argument of {section['type']}{hint}")
+
     def check(self, opt):
         """Raise an InputError naming the first option at fault."""
         self.require(opt, '', ['name', 'model_type', 'num_gpu', 'network_g'])
@@ -118,7 +134,7 @@ class OptionsCheck:
         self.registered(opt['model_type'], 'model_type', MODEL_REGISTRY, 'model')
         for net in ('network_g', 'network_d'):
             if net in opt:
-                self.typed(self.section(opt, '', net), net, ARCH_REGISTRY, 'arch')
+                self.built_from(self.section(opt, '', net), net, ARCH_REGISTRY, 'arch')
         self.check_datasets(self.section(opt, '', 'datasets'))
         if self.is_train:
             self.check_train(self.section(opt, '', 'train'))
@@ -156,7 +172,7 @@ class OptionsCheck:
         self.require(self.section(train, 'train', 'optim_g'), 'train:optim_g', ['type'])
         for key, loss in train.items():
             if key.endswith('_opt') and loss is not None:
-                self.typed(self.section(train, 'train', key), join('train', key), LOSS_REGISTRY, 'loss')
+                self.built_from(self.section(train, 'train', key), join('train', key), LOSS_REGISTRY, 'loss')
 
     def check_test(self, opt):
         self.require(opt['path'], 'path', ['pretrain_network_g'], ' (testing needs trained weights)')

@@ -16,11 +16,16 @@ def _addmm_flops(self_shape, a_shape, b_shape, *args, **kwargs):
 
 
 @torch.no_grad()
+def count_macs(net, x):
+    """Multiply-accumulates of ``net(x)``, by torch.utils.flop_counter."""
+    with FlopCounterMode(display=False, custom_mapping={torch.ops.aten.addmm_: _addmm_flops}) as counter:
+        net(x)
+    return counter.get_total_flops() // 2
+
+
 def count_gmac(net, height, width, channels=3, device='cpu'):
     """Multiply-accumulates (1e9) of one forward pass on a (1, channels, height, width) input."""
-    with FlopCounterMode(display=False, custom_mapping={torch.ops.aten.addmm_: _addmm_flops}) as counter:
-        net(torch.zeros(1, channels, height, width, device=device))
-    return counter.get_total_flops() / 2e9
+    return count_macs(net, torch.zeros(1, channels, height, width, device=device)) / 1e9
 
 
 @torch.no_grad()

@@ -22,6 +22,7 @@ import torch
 import msiagan  # noqa: F401  (first: makes basicsr importable)
 from basicsr.archs import build_network
 from msiagan.fast_inference import optimize_for_inference
+from msiagan.entry import run_cli
 from msiagan.inference import enhance_tensor, load_generator, load_network_options
 from msiagan.profiling import count_gmac, count_parameters
 
@@ -154,7 +155,7 @@ def report_gpu(net, batch):
                   + ' | '.join(f'{ips:.1f}/s, {mib:.0f} MiB, {diff:.1e}' for ips, mib, diff in cells) + ' |')
 
 
-def main():
+def benchmark():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('-opt', help='options file whose network_g to measure (with --weights)')
     parser.add_argument('--weights', help='generator weights (BasicSR checkpoint or state dict)')
@@ -165,6 +166,7 @@ def main():
     parser.add_argument('--tile-pad', type=int, default=32)
     parser.add_argument('--eager-4k', action='store_true', help='also measure eager on the 3840x2160 image (slow)')
     parser.add_argument('--batch', type=int, default=8, help='GPU batch size besides 1')
+    parser.add_argument('--debug', action='store_true', help='show the traceback of an input error')
     args = parser.parse_args()
     if bool(args.opt) != bool(args.weights):
         parser.error('-opt and --weights go together')
@@ -174,4 +176,4 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    run_cli('benchmark_speed.py', benchmark)

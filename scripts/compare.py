@@ -21,9 +21,10 @@ import cv2
 import numpy as np
 import torch
 from basicsr.metrics import calculate_psnr, calculate_ssim
+from msiagan.data.image_io import read_bgr_uint8
 from msiagan.data.pairing import paired_paths_from_folders, restrict_to_meta_info
 from msiagan.entry import run_cli
-from msiagan.inference import enhance_array, load_generator, network_options_from
+from msiagan.inference import enhance_bgr_uint8, load_generator, network_options_from
 from msiagan.metrics import calculate_psnr_gtmean, calculate_ssim_gtmean
 from msiagan.profiling import count_gmac, count_parameters, measure_latency
 from msiagan.visualize import labelled_grid
@@ -32,19 +33,12 @@ METRICS = {'PSNR': calculate_psnr, 'SSIM': calculate_ssim, 'PSNR (GT-mean)': cal
            'SSIM (GT-mean)': calculate_ssim_gtmean}
 
 
-def enhance_bgr(net, low_bgr, device):
-    """uint8 BGR in, uint8 BGR out, through ``enhance_array``."""
-    rgb = cv2.cvtColor(low_bgr, cv2.COLOR_BGR2RGB).astype(np.float32) / 255
-    out = np.round(enhance_array(net, rgb, device) * 255).astype(np.uint8)
-    return cv2.cvtColor(out, cv2.COLOR_RGB2BGR)
-
-
 def evaluate(net, pairs, device):
     """(mean of each METRICS entry over the pairs, {stem: enhanced uint8 BGR})."""
     scores, outputs = {name: [] for name in METRICS}, {}
     for pair in pairs:
-        low, high = cv2.imread(pair['lq_path'], cv2.IMREAD_COLOR), cv2.imread(pair['gt_path'], cv2.IMREAD_COLOR)
-        outputs[pair['key']] = enhance_bgr(net, low, device)
+        low, high = read_bgr_uint8(pair['lq_path']), read_bgr_uint8(pair['gt_path'])
+        outputs[pair['key']] = enhance_bgr_uint8(net, low, device)
         for name, metric in METRICS.items():
             scores[name].append(metric(outputs[pair['key']], high, crop_border=0))
     return {name: float(np.mean(values)) for name, values in scores.items()}, outputs
@@ -89,6 +83,7 @@ def compare():
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     parser.add_argument('--threads', type=int, default=2, help='CPU threads for the latency column')
     parser.add_argument('--repeats', type=int, default=5, help='timed runs for the latency column (0: skip)')
+    parser.add_argument('--debug', action='store_true', help='show the traceback of an input error')
     args = parser.parse_args()
 
     pairs = paired_paths_from_folders(osp.join(args.data, 'low'), osp.join(args.data, 'high'))
@@ -116,8 +111,7 @@ def compare():
 
     by_stem = {pair['key']: pair for pair in pairs}
     for stem in stems:
-        low = cv2.imread(by_stem[stem]['lq_path'], cv2.IMREAD_COLOR)
-        high = cv2.imread(by_stem[stem]['gt_path'], cv2.IMREAD_COLOR)
+        low, high = read_bgr_uint8(by_stem[stem]['lq_path']), read_bgr_uint8(by_stem[stem]['gt_path'])
         row = [low] + [enhanced[label][stem] for label, _, _ in args.model] + [high]
         if args.grid_scale != 1:
             row = [cv2.resize(img, None, fx=args.grid_scale, fy=args.grid_scale, interpolation=cv2.INTER_AREA)

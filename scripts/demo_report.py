@@ -3,42 +3,41 @@
     python scripts/demo_report.py --experiment experiments/demo --data datasets/demo/val --out demo_output
 
 writes <out>/enhanced/<name>.png and <out>/side_by_side.png (input | enhanced | reference, one row per
-image) and prints PSNR and SSIM of the input and of the output against the reference.
+image) and prints PSNR and SSIM of the input and of the output against the reference. The experiment
+folder defaults to the demo's under msiagan's project root (where msiagan/train.py put it).
 """
 import argparse
 import os
 from os import path as osp
 
+import msiagan  # noqa: F401  (first: makes basicsr importable)
 import cv2
 import numpy as np
-
-import msiagan  # noqa: F401  (first: makes basicsr importable)
 from basicsr.metrics import calculate_psnr, calculate_ssim
+from msiagan.data.image_io import read_bgr_uint8
 from msiagan.data.pairing import paired_paths_from_folders
-from msiagan.inference import enhance_array, load_generator, load_network_options
+from msiagan.entry import project_root, run_cli
+from msiagan.inference import enhance_bgr_uint8, find_options, load_generator, load_network_options
 from msiagan.visualize import labelled_grid
 
 
-def to_uint8(img):
-    return np.round(np.clip(img, 0, 1) * 255).astype(np.uint8)
-
-
-def main():
+def report():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--experiment', default='experiments/demo', help='BasicSR experiment folder')
+    parser.add_argument('--experiment', default=osp.join(project_root(), 'experiments', 'demo'),
+                        help='BasicSR experiment folder')
     parser.add_argument('--data', default='datasets/demo/val', help='folder with low/ and high/')
     parser.add_argument('--out', default='demo_output')
+    parser.add_argument('--debug', action='store_true', help='show the traceback of an input error')
     args = parser.parse_args()
 
-    options_file = osp.join(args.experiment, 'demo.yml')
-    net = load_generator(load_network_options(options_file), osp.join(args.experiment, 'models', 'net_g_latest.pth'))
+    weights = osp.join(args.experiment, 'models', 'net_g_latest.pth')
+    net = load_generator(load_network_options(find_options(weights)), weights)
     os.makedirs(osp.join(args.out, 'enhanced'), exist_ok=True)
     pairs = paired_paths_from_folders(osp.join(args.data, 'low'), osp.join(args.data, 'high'))
     rows, scores = [], []
     for pair in pairs:
-        low, high = (cv2.imread(pair[key], cv2.IMREAD_COLOR) for key in ('lq_path', 'gt_path'))
-        low_rgb = cv2.cvtColor(low, cv2.COLOR_BGR2RGB).astype(np.float32) / 255
-        enhanced = cv2.cvtColor(to_uint8(enhance_array(net, low_rgb)), cv2.COLOR_RGB2BGR)
+        low, high = read_bgr_uint8(pair['lq_path']), read_bgr_uint8(pair['gt_path'])
+        enhanced = enhance_bgr_uint8(net, low)
         cv2.imwrite(osp.join(args.out, 'enhanced', f"{pair['key']}.png"), enhanced)
         rows.append([low, enhanced, high])
         scores.append([metric(img, high, crop_border=0) for img in (low, enhanced)
@@ -55,4 +54,4 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    run_cli('demo_report.py', report)

@@ -9,22 +9,27 @@ import random
 from os import path as osp
 
 from msiagan.data.pairing import images_by_stem
+from msiagan.entry import run_cli
+from msiagan.errors import InputError
 
 META_INFO_DIR = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'msiagan', 'data', 'meta_info')
 
 
 def split_stems(stems, num_val, seed):
     """(train, val) lists of stems, each sorted; val is a seeded random sample of ``num_val`` stems."""
+    if not 0 < num_val < len(stems):
+        raise InputError(f'--num-val {num_val}: must be between 1 and {len(stems) - 1} ({len(stems)} pairs)')
     val = set(random.Random(seed).sample(sorted(stems), num_val))
     return sorted(set(stems) - val), sorted(val)
 
 
-def main():
+def make_split():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--gt', default='datasets/LOL-v1/our485/high', help='our485 reference folder')
     parser.add_argument('--num-val', type=int, default=25)
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--out', default=META_INFO_DIR, help='folder for lol_v1_{train,val}.txt')
+    parser.add_argument('--debug', action='store_true', help='show the traceback of an input error')
     args = parser.parse_args()
     train, val = split_stems(images_by_stem(args.gt), args.num_val, args.seed)
     for name, stems in (('train', train), ('val', val)):
@@ -35,4 +40,4 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    run_cli('make_lol_split.py', make_split)

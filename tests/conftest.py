@@ -11,6 +11,10 @@ import pytest
 import yaml
 
 import msiagan  # noqa: F401  (registers everything)
+import torch
+from basicsr.models import build_model
+
+from msiagan.data import PairedLowLightDataset
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -131,3 +135,26 @@ def finished_output(process, timeout=300):
     except subprocess.TimeoutExpired:
         process.terminate()
         pytest.fail(f'still running after {timeout} s:\n{process.communicate()[0][-3000:]}')
+
+
+def make_dataset(lq, gt, phase='val', backend='disk', **options):
+    """A PairedLowLightDataset over lq/gt folders (or .lmdb files with backend='lmdb')."""
+    return PairedLowLightDataset({'phase': phase, 'dataroot_lq': str(lq), 'dataroot_gt': str(gt),
+                                  'io_backend': {'type': backend}, **options})
+
+
+def make_model(tmp_path, network_d=None, network_g=None, **train_overrides):
+    """An MSIAGANModel on the CPU from ``tiny_train_options``, built as BasicSR's trainer builds it."""
+    opt = tiny_train_options('unit', ('lq', 'gt'), ('lq', 'gt'), **train_overrides)
+    opt['network_d'] = network_d or opt['network_d']
+    opt['network_g'] = network_g or opt['network_g']
+    opt.update(is_train=True, dist=False, rank=0, world_size=1, auto_resume=False, root_path=str(tmp_path))
+    opt['path'].update(models=str(tmp_path / 'models'), training_states=str(tmp_path / 'states'))
+    return build_model(opt)
+
+
+def feed(model, size=32):
+    """Feed a seeded batch of 2: references in [0, 1], inputs at 1/8 of them."""
+    torch.manual_seed(0)
+    gt = torch.rand(2, 3, size, size)
+    model.feed_data({'lq': gt / 8, 'gt': gt})

@@ -2,32 +2,29 @@
 import copy
 import glob
 import os
+import re
+import sys
 from os import path as osp
 
 import cv2
 import numpy as np
 import pytest
-from conftest import REPO, run_entry, tiny_train_options, write_options, write_pairs
+from conftest import REPO, make_dataset, run_entry, tiny_train_options, write_options, write_pairs
 
-from msiagan.data import PairedLowLightDataset
+from msiagan.entry import run_cli
 from msiagan.errors import InputError
 from msiagan.options_check import check_options_argv
-
-
-def dataset(lq_dir, gt_dir, phase='val', **options):
-    return PairedLowLightDataset({'phase': phase, 'dataroot_lq': str(lq_dir), 'dataroot_gt': str(gt_dir),
-                                  'io_backend': {'type': 'disk'}, **options})
 
 
 # ----- data files -----
 
 def test_missing_and_empty_data_folders(tmp_path, pairs):
     with pytest.raises(InputError, match=f"{tmp_path / 'nowhere'}: data folder does not exist"):
-        dataset(tmp_path / 'nowhere', pairs[1])
+        make_dataset(tmp_path / 'nowhere', pairs[1])
     os.makedirs(tmp_path / 'empty')
     (tmp_path / 'empty' / 'notes.txt').write_text('no images here')
     with pytest.raises(InputError, match=f"{tmp_path / 'empty'}: data folder has no images"):
-        dataset(pairs[0], tmp_path / 'empty')
+        make_dataset(pairs[0], tmp_path / 'empty')
 
 
 @pytest.mark.parametrize('damage', ['garbage', 'truncated', 'empty'])
@@ -39,34 +36,30 @@ def test_unreadable_images_are_named(pairs, damage):
     else:
         open(path, 'wb').write(b'not an image' if damage == 'garbage' else b'')
     with pytest.raises(InputError, match=f'{path}: cannot read this image'):
-        dataset(*pairs)
+        make_dataset(*pairs)
 
 
 def test_pairs_of_different_sizes_are_named(pairs):
     cv2.imwrite(osp.join(pairs[1], '2.jpg'), np.zeros((40, 47, 3), np.uint8))
     with pytest.raises(InputError, match=r'low/2.png \(48x40\) and .*high/2.jpg \(47x40\) differ in size'):
-        dataset(*pairs)
+        make_dataset(*pairs)
 
 
 def test_whole_frame_batches_need_one_size(tmp_path):
     write_pairs(str(tmp_path), ['a'], size=(48, 40))
     lq_dir, gt_dir = write_pairs(str(tmp_path), ['b'], size=(40, 48))
     with pytest.raises(InputError, match=r'batch_size_per_gpu 2 with whole frames .*/low/b.png is 40x48: set gt_size'):
-        dataset(lq_dir, gt_dir, phase='train', gt_size=None, batch_size_per_gpu=2)
-    assert len(dataset(lq_dir, gt_dir, phase='train', gt_size=None, batch_size_per_gpu=1)) == 2
-    assert len(dataset(lq_dir, gt_dir, phase='train', gt_size=None, resize=[32, 32], batch_size_per_gpu=2)) == 2
+        make_dataset(lq_dir, gt_dir, phase='train', gt_size=None, batch_size_per_gpu=2)
+    assert len(make_dataset(lq_dir, gt_dir, phase='train', gt_size=None, batch_size_per_gpu=1)) == 2
+    assert len(make_dataset(lq_dir, gt_dir, phase='train', gt_size=None, resize=[32, 32], batch_size_per_gpu=2)) == 2
 
 
 def test_a_folder_that_is_not_an_lmdb(pairs):
-    def lmdb_dataset():
-        return PairedLowLightDataset({'phase': 'val', 'dataroot_lq': pairs[0], 'dataroot_gt': pairs[1],
-                                      'io_backend': {'type': 'lmdb'}})
-
     with pytest.raises(InputError, match=f'{pairs[0]}: not an LMDB with a meta_info.txt'):
-        lmdb_dataset()
+        make_dataset(*pairs, backend='lmdb')
     open(osp.join(pairs[0], 'meta_info.txt'), 'w').write('1.png (40,48,3) 1\n')
     with pytest.raises(InputError, match=f'{pairs[0]}: cannot open this LMDB'):
-        lmdb_dataset()
+        make_dataset(*pairs, backend='lmdb')
 
 
 # ----- options files -----
@@ -104,6 +97,19 @@ def test_unknown_types_are_named(tmp_path, options, where, value, message):
     with pytest.raises(InputError) as error:
         check(tmp_path, options)
     assert str(error.value).startswith(f"{tmp_path / 'bad.yml'}: {message}")
+
+
+@pytest.mark.parametrize('where, key, message', [
+    ('network_g', 'num_feet', "network_g:num_feet is not an argument of MSIAGenerator; did you mean 'num_feat'?"),
+    ('train:mac_opt', 'scale', "train:mac_opt:scale is not an argument of MACLoss; did you mean 'scales'?"),
+])
+def test_misspelt_network_and_loss_arguments_are_named(tmp_path, options, where, key, message):
+    section = options
+    for part in where.split(':'):
+        section = section[part]
+    section[key] = 8
+    with pytest.raises(InputError, match='^' + re.escape(f"{tmp_path / 'bad.yml'}: {message}") + '$'):
+        check(tmp_path, options)
 
 
 @pytest.mark.parametrize('key', ['name', 'model_type', 'network_g', 'datasets:train', 'datasets:train:dataroot_gt',
@@ -151,8 +157,18 @@ def test_entry_point_reports_a_bad_option_in_one_line(tmp_path, options):
     assert result.stderr.strip().splitlines()[-1] == (f"msiagan-train: error: {options_file}: network_g:type "
                                                       "'MSIAGenerater' is not a registered arch; did you mean "
                                                       "'MSIAGenerator'?")
-    result = run_entry('train', tmp_path, '-opt', options_file, '--debug')
-    assert result.returncode == 1 and 'Traceback' in result.stderr and 'InputError' in result.stderr
+
+
+def test_debug_shows_the_traceback(monkeypatch):
+    def pipeline():
+        raise InputError('x.yml: something is wrong')
+
+    monkeypatch.setattr(sys, 'argv', ['msiagan-train', '-opt', 'x.yml'])
+    with pytest.raises(SystemExit, match='^msiagan-train: error: x.yml: something is wrong$'):
+        run_cli('msiagan-train', pipeline)
+    monkeypatch.setattr(sys, 'argv', ['msiagan-train', '-opt', 'x.yml', '--debug'])
+    with pytest.raises(InputError, match='something is wrong'):
+        run_cli('msiagan-train', pipeline)
 
 
 def test_entry_point_stops_on_a_truncated_image_before_training(tmp_path):

@@ -1,4 +1,5 @@
-"""The shipped LOL-v1 options files build and take a training step with MSIAGANModel; the U-Net baseline."""
+"""The shipped LOL-v1 options files build and take a training step with MSIAGANModel (networks narrowed to
+8 channels to keep it quick: types, losses, optimizers and schedulers are the files' own); the U-Net."""
 from os import path as osp
 
 import pytest
@@ -17,6 +18,8 @@ def test_options_file_trains_and_validates_a_step(name, tmp_path):
     with open(osp.join(REPO, 'options', name)) as f:
         opt = yaml.safe_load(f)
     opt.update(num_gpu=0, is_train=True, dist=False, rank=0, world_size=1, auto_resume=False)
+    for network in ('network_g', 'network_d'):
+        opt[network] = dict(opt[network], num_feat=8, **({'num_grow_ch': 4} if 'num_grow_ch' in opt[network] else {}))
     opt['path'].update(models=str(tmp_path), training_states=str(tmp_path), visualization=str(tmp_path))
     model = build_model(opt)
     torch.manual_seed(0)
@@ -32,5 +35,6 @@ def test_options_file_trains_and_validates_a_step(name, tmp_path):
 def test_unet_is_pix2pix_unet_256():
     net = UNetGenerator()
     assert sum(p.numel() for p in net.parameters()) == 54_419_459  # pix2pix's unet_256 with 3 -> 3 channels
+    assert sum(isinstance(m, torch.nn.Dropout) for m in net.modules()) == 3  # its three deepest 512-ch decoders
     with torch.no_grad():
         assert net.eval()(torch.rand(1, 3, 37, 53)).shape == (1, 3, 37, 53)

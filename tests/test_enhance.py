@@ -7,10 +7,13 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from conftest import REPO
+from PIL import Image, ImageOps
 
 from msiagan.archs import MSIAGenerator
+from msiagan.data.image_io import read_photo
 from msiagan.enhance import main as enhance_main
-from msiagan.inference import enhance_tensor
+from msiagan.inference import enhance_tensor, load_generator, load_network_options
 
 NETWORK = {'type': 'MSIAGenerator', 'num_feat': 8, 'act': 'lrelu'}
 
@@ -131,3 +134,46 @@ def test_tiled_cli_agrees_with_whole_image_cli(inputs, checkpoint, tmp_path):
     whole = cv2.imread(str(tmp_path / 'whole' / 'deep.png'), -1).astype(int)
     tiled = cv2.imread(str(tmp_path / 'tiled' / 'deep.png'), -1).astype(int)
     assert np.abs(whole - tiled).max() <= 65535 / 255
+
+
+def test_refuses_to_overwrite_inputs_or_merge_names(inputs, checkpoint, tmp_path):
+    code = run('-i', str(inputs), '-o', str(inputs), '--weights', checkpoint)
+    assert 'would overwrite the input' in str(code)
+    (tmp_path / 'other').mkdir()
+    cv2.imwrite(str(tmp_path / 'other' / 'grey.png'), np.zeros((8, 8), np.uint8))
+    code = run('-i', str(tmp_path / '*' / 'grey.png'), '-o', str(tmp_path / 'out'), '--weights', checkpoint)
+    assert 'would both be written as' in str(code)
+    assert run('-i', str(inputs / 'grey.png'), '-o', str(inputs / 'grey.png'), '--weights', checkpoint) != 0
+    with pytest.raises(SystemExit):
+        enhance_main(['-i', str(inputs), '-o', str(tmp_path / 'o'), '--tile', '-1'])
+
+
+@pytest.mark.parametrize('orientation', range(1, 9))
+def test_photos_are_turned_upright_by_their_exif_orientation(tmp_path, orientation):
+    stored = Image.fromarray(np.random.default_rng(orientation).integers(0, 256, (20, 30, 3), dtype=np.uint8))
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    path = tmp_path / 'photo.jpg'
+    stored.save(path, quality=100, exif=exif)
+    upright = np.asarray(ImageOps.exif_transpose(Image.open(path))).astype(np.float32) / 255
+    rgb, layout = read_photo(str(path))
+    np.testing.assert_array_equal(rgb, upright)
+
+
+def test_experiment_copy_gets_the_recorded_network_overrides(tmp_path):
+    """BasicSR copies the options file unchanged and records the command line above it."""
+    copy = tmp_path / 'lol_gan.yml'
+    copy.write_text('# GENERATE TIME: now\n# CMD:\n# msiagan/train.py -opt options/lol_gan.yml --force_yml '
+                    'network_g:act=none train:total_iter=3 --auto_resume\n\n'
+                    + yaml.safe_dump({'network_g': NETWORK, 'train': {'total_iter': 100}}))
+    assert load_network_options(str(copy)) == dict(NETWORK, act=None)
+
+
+def test_shipped_weights_load_and_are_the_default(tmp_path, inputs):
+    weights = osp.join(REPO, 'weights', 'msiagan_lol_v1.pth')
+    for options in ('weights/msiagan_lol_v1.yml', 'options/test_lol.yml', 'options/lol_gan.yml'):
+        net = load_generator(load_network_options(osp.join(REPO, options)), weights, 'params')
+        assert net(torch.rand(1, 3, 24, 32)).shape == (1, 3, 24, 32)
+    assert run('-i', str(inputs / 'grey.png'), '-o', str(tmp_path / 'default')) == 0
+    before, after = (cv2.imread(str(folder / 'grey.png'), -1) for folder in (inputs, tmp_path / 'default'))
+    assert after.mean() > before.mean() + 20  # the LOL-v1 weights brighten a dark image

@@ -8,17 +8,11 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from conftest import REPO, load_script, run_script, write_pairs
+from conftest import REPO, load_script, make_dataset, run_script, write_pairs
 
-from msiagan.data import PairedLowLightDataset
 from msiagan.errors import InputError
 
 create_lmdb = load_script('create_lmdb')
-
-
-def dataset(lq, gt, backend, phase='val', **options):
-    return PairedLowLightDataset({'phase': phase, 'dataroot_lq': str(lq), 'dataroot_gt': str(gt),
-                                  'io_backend': {'type': backend}, **options})
 
 
 @pytest.fixture
@@ -46,7 +40,8 @@ def test_lmdb_gives_the_pixels_of_the_disk_backend(mixed, capsys, store):
     meta_info = open(lq_dir + '.lmdb/meta_info.txt').read().splitlines()
     assert meta_info == ['gray16.png (40,48,1) 1', 'gray8.png (40,48,1) 1', 'rgb16.png (40,48,3) 1',
                          'rgb8.png (40,48,3) 1', 'rgba8.png (40,48,4) 1']
-    disk, packed = dataset(lq_dir, gt_dir, 'disk'), dataset(lq_dir + '.lmdb', gt_dir + '.lmdb', 'lmdb')
+    disk = make_dataset(lq_dir, gt_dir, backend='disk')
+    packed = make_dataset(lq_dir + '.lmdb', gt_dir + '.lmdb', backend='lmdb')
     assert [pair['key'] for pair in packed.pairs] == [pair['key'] for pair in disk.pairs]
     for index in range(len(disk)):
         for role in ('lq', 'gt'):
@@ -59,8 +54,8 @@ def test_training_crops_agree_across_backends(tmp_path):
     assert run_script(create_lmdb, '--lq', lq_dir, '--gt', gt_dir) is None
     options = dict(phase='train', gt_size=16, use_hflip=True, use_rot=True)
     crops = []
-    for data in (dataset(lq_dir, gt_dir, 'disk', **options),
-                 dataset(lq_dir + '.lmdb', gt_dir + '.lmdb', 'lmdb', **options)):
+    for data in (make_dataset(lq_dir, gt_dir, backend='disk', **options),
+                 make_dataset(lq_dir + '.lmdb', gt_dir + '.lmdb', backend='lmdb', **options)):
         random.seed(5)
         crops.append([data[i % 2]['lq'] for i in range(4)])
     for disk_crop, lmdb_crop in zip(*crops):
@@ -73,7 +68,7 @@ def test_refuses_to_overwrite_without_force(tmp_path):
     write_pairs(str(tmp_path), ['b'])
     assert 'low.lmdb already exists: pass --force' in run_script(create_lmdb, '--lq', lq_dir, '--gt', gt_dir)
     assert run_script(create_lmdb, '--lq', lq_dir, '--gt', gt_dir, '--force') is None
-    assert [p['key'] for p in dataset(lq_dir + '.lmdb', gt_dir + '.lmdb', 'lmdb').pairs] == ['a', 'b']
+    assert [p['key'] for p in make_dataset(lq_dir + '.lmdb', gt_dir + '.lmdb', backend='lmdb').pairs] == ['a', 'b']
 
 
 def test_a_bad_pair_stops_packing_before_anything_is_written(tmp_path):
@@ -92,7 +87,7 @@ def test_meta_info_that_does_not_match_the_keys_is_named(tmp_path):
     with open(meta_info, 'a') as f:
         f.write('c.png (40,48,3) 1\n')
     with pytest.raises(InputError, match=f"{meta_info} does not match the keys of .*high.lmdb: first difference 'c'"):
-        dataset(lq_dir + '.lmdb', gt_dir + '.lmdb', 'lmdb')
+        make_dataset(lq_dir + '.lmdb', gt_dir + '.lmdb', backend='lmdb')
 
 
 def test_lmdb_options_are_lol_gan_reading_lmdb():

@@ -1,25 +1,9 @@
 """MSIAGANModel in-process: losses, conditioning, optimizers."""
 import pytest
 import torch
-from basicsr.models import build_model
-from conftest import tiny_train_options
+from conftest import feed, make_model
 
 from msiagan.errors import InputError
-
-
-def make_model(tmp_path, network_d=None, network_g=None, **train_overrides):
-    opt = tiny_train_options('unit', ('lq', 'gt'), ('lq', 'gt'), **train_overrides)
-    opt['network_d'] = network_d or opt['network_d']
-    opt['network_g'] = network_g or opt['network_g']
-    opt.update(is_train=True, dist=False, rank=0, world_size=1, auto_resume=False, root_path=str(tmp_path))
-    opt['path'].update(models=str(tmp_path / 'models'), training_states=str(tmp_path / 'states'))
-    return build_model(opt)
-
-
-def feed(model, size=32):
-    torch.manual_seed(0)
-    gt = torch.rand(2, 3, size, size)
-    model.feed_data({'lq': gt / 8, 'gt': gt})
 
 
 def test_one_step_logs_every_term_and_updates_both_networks(tmp_path):

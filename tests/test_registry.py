@@ -1,11 +1,12 @@
 """``import msiagan`` makes BasicSR importable on current torchvision and registers our names."""
 import importlib
 
-from basicsr.utils.registry import ARCH_REGISTRY, DATASET_REGISTRY, LOSS_REGISTRY, MODEL_REGISTRY
+from basicsr.utils.registry import ARCH_REGISTRY, DATASET_REGISTRY, LOSS_REGISTRY, METRIC_REGISTRY, MODEL_REGISTRY
 
 
 def test_registered_names():
-    assert {'MSIAGenerator', 'PatchGANDiscriminator'} <= set(ARCH_REGISTRY.keys())
+    assert {'MSIAGenerator', 'PatchGANDiscriminator', 'UNetGenerator'} <= set(ARCH_REGISTRY.keys())
+    assert {'calculate_psnr_gtmean', 'calculate_ssim_gtmean'} <= set(METRIC_REGISTRY.keys())
     assert {'MACLoss', 'SSIMLoss', 'L1Loss', 'GANLoss'} <= set(LOSS_REGISTRY.keys())
     assert 'MSIAGANModel' in MODEL_REGISTRY
     assert 'PairedLowLightDataset' in DATASET_REGISTRY

@@ -8,12 +8,13 @@ from os import path as osp
 
 import pytest
 import torch
-from conftest import finished_output, run_entry, start_training, tiny_train_options, write_options, write_pairs
-from test_model import feed, make_model
+from conftest import (feed, finished_output, make_model, run_entry, start_training, tiny_train_options, write_options,
+                      write_pairs)
 
 from msiagan.checkpoint import atomic_save
 from msiagan.errors import TrainingError
-from msiagan.resume import ResumableSampler, latest_training_state, rng_states, set_rng_states
+from msiagan.resume import ResumableSampler, latest_training_state
+from msiagan.rng import rng_states, set_rng_states
 
 TOTAL_ITER = 12
 

@@ -13,7 +13,11 @@ ACTIVATIONS = {
 
 
 def make_activation(name):
-    """Return a new activation module for ``name`` (one of ``ACTIVATIONS``)."""
+    """Return a new activation module for ``name`` (one of ``ACTIVATIONS``).
+
+    None reads as 'none': BasicSR's --force_yml turns the value none into None.
+    """
+    name = 'none' if name is None else name
     if name not in ACTIVATIONS:
         raise InputError(f"network_g: act '{name}' is not one of {sorted(ACTIVATIONS)}")
     return ACTIVATIONS[name]()

@@ -35,7 +35,7 @@ class UNetGenerator(nn.Module):
         self.up = nn.ModuleList()
         for level in reversed(range(1, num_down)):
             in_ch = channels[level] * (1 if level == num_down - 1 else 2)
-            deep = level >= num_down - 3 and level != num_down - 1
+            deep = num_down - 4 <= level < num_down - 1  # pix2pix: the num_down - 5 blocks of 8x channels
             self.up.append(
                 nn.Sequential(
                     nn.ReLU(), nn.ConvTranspose2d(in_ch, channels[level - 1], 4, stride=2, padding=1),

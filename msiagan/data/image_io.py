@@ -1,10 +1,14 @@
-"""Decoding image files into the 3-channel float arrays the networks take.
+"""Decoding image files into the 3-channel float arrays the networks take, and back.
 
 The rule for every layout: 8-bit values are divided by 255 and 16-bit values by 65535; a grayscale image is
-repeated into three channels; an alpha channel is dropped (grayscale + alpha likewise). No EXIF rotation.
+repeated into three channels; an alpha channel is dropped (grayscale + alpha likewise). Training data is
+read as stored (no EXIF rotation); photos to enhance are turned upright (``read_photo``).
 """
+import io
+
 import cv2
 import numpy as np
+from PIL import Image
 
 from msiagan.errors import InputError
 
@@ -56,6 +60,49 @@ def decode_image(content, name):
     return img.astype(np.float32) / FULL_SCALE[img.dtype]
 
 
-def read_image(path):
-    """Read an image file with ``decode_image``'s rule: float32 (H, W, 3) BGR in [0, 1]."""
-    return decode_image(read_bytes(path), path)
+def read_bgr_uint8(path):
+    """An image file as uint8 (H, W, 3) BGR by this module's rule (16-bit rounded to 8), for BasicSR's metrics."""
+    return np.round(decode_image(read_bytes(path), path) * 255).astype(np.uint8)
+
+
+# EXIF orientation -> how to turn the stored pixels upright (np.rot90 turns counter-clockwise)
+_UPRIGHT = {
+    2: lambda img: img[:, ::-1],
+    3: lambda img: np.rot90(img, 2),
+    4: lambda img: img[::-1],
+    5: lambda img: img.swapaxes(0, 1),
+    6: lambda img: np.rot90(img, -1),
+    7: lambda img: np.rot90(img, 2).swapaxes(0, 1),
+    8: lambda img: np.rot90(img, 1),
+}
+
+
+def exif_orientation(content):
+    """The EXIF orientation (1 to 8) recorded in image bytes; 1 (upright) when there is none."""
+    try:
+        with Image.open(io.BytesIO(content)) as image:
+            return image.getexif().get(0x0112, 1)
+    except Exception:  # no EXIF, or a format PIL does not read: OpenCV decoded it, that is enough
+        return 1
+
+
+def read_photo(path):
+    """(rgb, layout) of a photo to enhance: rgb float32 (H, W, 3) in [0, 1], upright by its EXIF orientation;
+    ``layout`` (grey, alpha, dtype, scale) lets ``restore_layout`` give the result the photo's format."""
+    content = read_bytes(path)
+    img = decode_stored(content, path)
+    img = np.ascontiguousarray(_UPRIGHT.get(exif_orientation(content), lambda stored: stored)(img))
+    colour, alpha = split_alpha(img)
+    scale = FULL_SCALE[img.dtype]
+    rgb = colour.astype(np.float32) / scale
+    rgb = np.repeat(rgb, 3, axis=2) if rgb.shape[2] == 1 else rgb[..., ::-1]
+    return np.ascontiguousarray(rgb), dict(grey=colour.shape[2] == 1, alpha=alpha, dtype=img.dtype, scale=scale)
+
+
+def restore_layout(rgb, layout):
+    """Enhanced rgb float (H, W, 3) in [0, 1] -> an array in the photo's bit depth, channels and alpha."""
+    out = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)[..., None] if layout['grey'] else rgb[..., ::-1]
+    out = np.round(out * layout['scale']).astype(layout['dtype'])
+    if layout['alpha'] is not None:
+        out = np.concatenate([out, layout['alpha'][..., None]], axis=2)
+    return out[..., 0] if out.shape[2] == 1 else out

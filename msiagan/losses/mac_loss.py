@@ -5,6 +5,8 @@ from basicsr.utils.registry import LOSS_REGISTRY
 from torch import nn
 from torch.nn import functional as F
 
+from msiagan.errors import InputError
+
 
 def global_contrast_normalize(x, eps=1e-6):
     """(x - mean) / (std + eps), mean and population std per image over C, H and W, as released.
@@ -67,10 +69,10 @@ class MACLoss(nn.Module):
                  local_eps=0.03):
         super().__init__()
         if reduction not in _reduction_modes:
-            raise ValueError(f"MACLoss: reduction '{reduction}' is not one of {_reduction_modes}")
+            raise InputError(f"MACLoss: reduction '{reduction}' is not one of {_reduction_modes}")
         bad_scales = [s for s in scales if not (isinstance(s, int) and s > 1 and s % 2 == 1)]
         if bad_scales:
-            raise ValueError(f'MACLoss: scales must be odd window sizes > 1, got {bad_scales}')
+            raise InputError(f'MACLoss: scales must be odd window sizes > 1, got {bad_scales}')
         self.loss_weight = loss_weight
         self.reduction = reduction
         self.scales = list(scales)

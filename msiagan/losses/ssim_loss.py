@@ -5,6 +5,8 @@ from basicsr.metrics.psnr_ssim import _ssim_pth
 from basicsr.utils.registry import LOSS_REGISTRY
 from torch import nn
 
+from msiagan.errors import InputError
+
 
 @LOSS_REGISTRY.register()
 class SSIMLoss(nn.Module):
@@ -22,13 +24,13 @@ class SSIMLoss(nn.Module):
     def __init__(self, loss_weight=1.0, reduction='mean'):
         super().__init__()
         if reduction not in _reduction_modes:
-            raise ValueError(f"SSIMLoss: reduction '{reduction}' is not one of {_reduction_modes}")
+            raise InputError(f"SSIMLoss: reduction '{reduction}' is not one of {_reduction_modes}")
         self.loss_weight = loss_weight
         self.reduction = reduction
 
     def forward(self, pred, target, **kwargs):
         """pred, target: (N, C, H, W) in [0, 1], H and W at least 11."""
         if min(pred.shape[-2:]) < 11:
-            raise ValueError(f'SSIMLoss needs images of at least 11x11 pixels, got {tuple(pred.shape[-2:])}')
+            raise InputError(f'SSIMLoss needs images of at least 11x11 pixels, got {tuple(pred.shape[-2:])}')
         ssim = _ssim_pth(pred.float() * 255., target.float() * 255.).to(pred.dtype)
         return self.loss_weight * reduce_loss(1 - ssim, self.reduction)
