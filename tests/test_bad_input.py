@@ -69,6 +69,14 @@ def options():
     return tiny_train_options('bad', ('lq', 'gt'), ('lq', 'gt'))
 
 
+def section_at(options, path):
+    """The section of ``options`` at 'a:b:c' ('' for the top)."""
+    section = options
+    for key in filter(None, path.split(':')):
+        section = section[key]
+    return section
+
+
 def check(tmp_path, opt, *args, is_train=True):
     check_options_argv(['-opt', write_options(tmp_path / 'bad.yml', opt), *args], is_train)
 
@@ -90,10 +98,7 @@ def test_the_shipped_options_files_pass(options_file):
     ('datasets:val:io_backend', 'memcached', "datasets:val:io_backend:type 'memcached' is not one of disk, lmdb"),
 ])
 def test_unknown_types_are_named(tmp_path, options, where, value, message):
-    section = options
-    for key in where.split(':'):
-        section = section[key]
-    section['type'] = value
+    section_at(options, where)['type'] = value
     with pytest.raises(InputError) as error:
         check(tmp_path, options)
     assert str(error.value).startswith(f"{tmp_path / 'bad.yml'}: {message}")
@@ -104,10 +109,7 @@ def test_unknown_types_are_named(tmp_path, options, where, value, message):
     ('train:mac_opt', 'scale', "train:mac_opt:scale is not an argument of MACLoss; did you mean 'scales'?"),
 ])
 def test_misspelt_network_and_loss_arguments_are_named(tmp_path, options, where, key, message):
-    section = options
-    for part in where.split(':'):
-        section = section[part]
-    section[key] = 8
+    section_at(options, where)[key] = 8
     with pytest.raises(InputError, match='^' + re.escape(f"{tmp_path / 'bad.yml'}: {message}") + '$'):
         check(tmp_path, options)
 
@@ -117,11 +119,8 @@ def test_misspelt_network_and_loss_arguments_are_named(tmp_path, options, where,
                                  'train:scheduler', 'train:optim_g:type', 'train:gan_opt:type', 'logger',
                                  'logger:save_checkpoint_freq', 'val:val_freq', 'val:metrics:ssim:type'])
 def test_missing_keys_are_named(tmp_path, options, key):
-    *parents, last = key.split(':')
-    section = options
-    for parent in parents:
-        section = section[parent]
-    del section[last]
+    parent, _, last = key.rpartition(':')
+    del section_at(options, parent)[last]
     with pytest.raises(InputError, match=f"^{tmp_path / 'bad.yml'}: {key} is missing$"):
         check(tmp_path, options)
 
