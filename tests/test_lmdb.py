@@ -62,6 +62,31 @@ def test_training_crops_agree_across_backends(tmp_path):
         assert torch.equal(disk_crop, lmdb_crop)
 
 
+def test_datasets_share_an_lmdb_in_one_process_and_across_forked_workers(tmp_path):
+    # Training and validation read one LMDB: in the main process (num_worker_per_gpu 0, validation) and in
+    # loader workers forked after the main process opened it (py-lmdb refuses a second open of one file).
+    lq_dir, gt_dir = write_pairs(str(tmp_path), ['a', 'b'])
+    assert run_script(create_lmdb, '--lq', lq_dir, '--gt', gt_dir) is None
+    disk = make_dataset(lq_dir, gt_dir)
+    train, val = (make_dataset(lq_dir + '.lmdb', gt_dir + '.lmdb', backend='lmdb') for _ in range(2))
+    assert torch.equal(train[0]['lq'], disk[0]['lq']) and torch.equal(val[1]['gt'], disk[1]['gt'])
+    loader = torch.utils.data.DataLoader(train, batch_size=2, num_workers=1, multiprocessing_context='fork')
+    for _ in range(2):  # an epoch forks new workers while val's reads in this process have opened the LMDB
+        batch = next(iter(loader))
+        assert torch.equal(batch['gt'][1], disk[1]['gt'])
+        assert torch.equal(val[0]['lq'], disk[0]['lq'])
+
+
+def test_an_lmdb_re_created_at_the_same_path_is_read_anew(tmp_path):
+    lq_dir, gt_dir = write_pairs(str(tmp_path), ['a'], seed=0)
+    assert run_script(create_lmdb, '--lq', lq_dir, '--gt', gt_dir) is None
+    before = make_dataset(lq_dir + '.lmdb', gt_dir + '.lmdb', backend='lmdb')[0]['lq']
+    write_pairs(str(tmp_path), ['a'], seed=1)
+    assert run_script(create_lmdb, '--lq', lq_dir, '--gt', gt_dir, '--force') is None
+    after = make_dataset(lq_dir + '.lmdb', gt_dir + '.lmdb', backend='lmdb')[0]['lq']
+    assert torch.equal(after, make_dataset(lq_dir, gt_dir)[0]['lq']) and not torch.equal(after, before)
+
+
 def test_refuses_to_overwrite_without_force(tmp_path):
     lq_dir, gt_dir = write_pairs(str(tmp_path), ['a'])
     assert run_script(create_lmdb, '--lq', lq_dir, '--gt', gt_dir) is None

@@ -9,6 +9,7 @@ from torch.utils import data
 from msiagan.errors import InputError
 
 from .image_io import decode_image
+from .lmdb_envs import SharedLmdbBackend
 from .pairing import paired_keys_from_lmdb, paired_paths_from_folders, restrict_to_meta_info
 from .transforms import pad_to_size, resize_image
 
@@ -23,7 +24,7 @@ class PairedLowLightDataset(data.Dataset):
 
     Options (BasicSR's key names):
         dataroot_lq, dataroot_gt (str): Image folders, or the two .lmdb files of scripts/create_lmdb.py.
-        io_backend (dict): {type: disk} or {type: lmdb}.
+        io_backend (dict): {type: disk} or {type: lmdb} (read-only, opened once per process: lmdb_envs).
         meta_info_file (str, optional): Use only the stems this file lists (first word of each line).
         check_images (bool): Decode every pair once when the dataset is built, so an unreadable file, a
             pair of different sizes, or whole-frame training batches of mixed sizes stop the run before
@@ -45,7 +46,6 @@ class PairedLowLightDataset(data.Dataset):
         self.file_client = None
         lq_root, gt_root = opt['dataroot_lq'], opt['dataroot_gt']
         if self.io_backend_opt['type'] == 'lmdb':
-            self.io_backend_opt.update(db_paths=[lq_root, gt_root], client_keys=['lq', 'gt'])
             self.pairs = paired_keys_from_lmdb(lq_root, gt_root)
         else:
             self.pairs = paired_paths_from_folders(lq_root, gt_root)
@@ -58,9 +58,7 @@ class PairedLowLightDataset(data.Dataset):
         """Decode every pair once (threads): an InputError for the first bad one, else the (H, W) of each."""
         self._open_file_client()
         with ThreadPoolExecutor() as pool:
-            sizes = list(pool.map(lambda pair: self._read_pair(pair)[0].shape[:2], self.pairs))
-        self.file_client = None  # LMDB handles must not cross into the loader's worker processes
-        return sizes
+            return list(pool.map(lambda pair: self._read_pair(pair)[0].shape[:2], self.pairs))
 
     def _check_whole_frames_batch(self, sizes):
         """Whole-frame training batches (no gt_size, no resize) need every pair at one size."""
@@ -74,8 +72,11 @@ class PairedLowLightDataset(data.Dataset):
                                  f"{pair['lq_path']} is {size[1]}x{size[0]}: set gt_size or resize")
 
     def _open_file_client(self):
-        backend_opt = dict(self.io_backend_opt)
-        self.file_client = FileClient(backend_opt.pop('type'), **backend_opt)
+        if self.io_backend_opt['type'] == 'lmdb':
+            self.file_client = SharedLmdbBackend([self.opt['dataroot_lq'], self.opt['dataroot_gt']], ['lq', 'gt'])
+        else:
+            backend_opt = dict(self.io_backend_opt)
+            self.file_client = FileClient(backend_opt.pop('type'), **backend_opt)
 
     def _read_pair(self, pair):
         """Decoded (lq, gt) float32 (H, W, 3) BGR arrays of one pair, checked to have the same size."""

@@ -7,6 +7,7 @@ import lmdb
 from msiagan.errors import InputError
 
 from .image_io import IMAGE_EXTENSIONS
+from .lmdb_envs import shared_env
 
 
 def images_by_stem(folder):
@@ -57,12 +58,11 @@ def lmdb_keys(lmdb_path):
         raise InputError(f'{lmdb_path}: not an LMDB with a meta_info.txt')
     listed = read_meta_info(meta_info)
     try:
-        env = lmdb.open(lmdb_path, readonly=True, lock=False, readahead=False)
-    except lmdb.Error as error:
+        env = shared_env(lmdb_path)
+    except (OSError, lmdb.Error) as error:
         raise InputError(f'{lmdb_path}: cannot open this LMDB ({error})') from None
     with env.begin() as txn:
         stored = {key.decode('ascii') for key in txn.cursor().iternext(values=False)}
-    env.close()
     mismatch = sorted(set(listed) ^ stored)
     if mismatch:
         raise InputError(f'{meta_info} does not match the keys of {lmdb_path}: first difference {mismatch[0]!r} '
