@@ -78,9 +78,11 @@ def load_state_dict(weights, param_key=None):
         checkpoint = torch.load(weights, map_location='cpu', weights_only=True)
     except FileNotFoundError:
         raise InputError(f'{weights}: weights file does not exist') from None
-    except pickle.UnpicklingError:
-        raise InputError(f'{weights}: refused, loading it would run code (not a plain weights file)') from None
-    except (RuntimeError, EOFError, ValueError) as error:
+    except pickle.UnpicklingError as error:
+        if 'GLOBAL' in str(error):  # the safe unpickler met a reference to code (a class or a function)
+            raise InputError(f'{weights}: refused, loading it would run code (not a plain weights file)') from None
+        raise InputError(f'{weights}: not a PyTorch weights file (it cannot be unpickled)') from None
+    except (RuntimeError, EOFError, ValueError, KeyError) as error:
         raise InputError(f'{weights}: not a PyTorch weights file ({type(error).__name__}: {error})') from None
     if param_key is not None:
         if param_key not in checkpoint:

@@ -7,6 +7,7 @@ Keys it does not know are left alone, so options of other models and plugins pas
 import argparse
 import difflib
 import inspect
+from os import path as osp
 
 import basicsr.archs  # noqa: F401  (these five fill BasicSR's registries with its own names)
 import basicsr.data  # noqa: F401
@@ -132,6 +133,10 @@ class OptionsCheck:
         self.require(opt, '', ['name', 'model_type', 'num_gpu', 'network_g'])
         self.section(opt, '', 'path')
         self.registered(opt['model_type'], 'model_type', MODEL_REGISTRY, 'model')
+        for key in ('pretrain_network_g', 'pretrain_network_d', 'resume_state'):
+            file = opt['path'].get(key)
+            if file is not None and not osp.isfile(osp.expanduser(file)):
+                self.fail(f'path:{key} {file}: file does not exist')
         for net in ('network_g', 'network_d'):
             if net in opt:
                 self.built_from(self.section(opt, '', net), net, ARCH_REGISTRY, 'arch')
@@ -164,15 +169,30 @@ class OptionsCheck:
                 if backend not in BACKENDS:
                     self.fail(f"{path}:io_backend:type {backend!r} is not one of {', '.join(BACKENDS)}")
 
+    def numbers(self, section, path):
+        """No value of ``section`` is a number that YAML read as text (``1e-4``: PyYAML needs ``1.0e-4``)."""
+        for key, value in section.items():
+            if key != 'type' and isinstance(value, str):
+                try:
+                    number = float(value)
+                except ValueError:
+                    continue
+                self.fail(f"{join(path, key)} {value!r} is text, not a number, to YAML: write {number!r} "
+                          f"(or !!float {value})")
+
     def check_train(self, train):
         self.require(train, 'train', ['total_iter'])
-        scheduler = self.section(train, 'train', 'scheduler').get('type')
-        if scheduler not in SCHEDULERS:
-            self.fail(f"train:scheduler:type {scheduler!r} is not one of {', '.join(SCHEDULERS)}")
+        scheduler = self.section(train, 'train', 'scheduler')
+        if scheduler.get('type') not in SCHEDULERS:
+            self.fail(f"train:scheduler:type {scheduler.get('type')!r} is not one of {', '.join(SCHEDULERS)}")
+        self.numbers(scheduler, 'train:scheduler')
         self.require(self.section(train, 'train', 'optim_g'), 'train:optim_g', ['type'])
-        for key, loss in train.items():
-            if key.endswith('_opt') and loss is not None:
+        for key, section in train.items():
+            if key.startswith('optim_') and isinstance(section, dict):
+                self.numbers(section, join('train', key))
+            if key.endswith('_opt') and section is not None:
                 self.built_from(self.section(train, 'train', key), join('train', key), LOSS_REGISTRY, 'loss')
+                self.numbers(section, join('train', key))
 
     def check_test(self, opt):
         self.require(opt['path'], 'path', ['pretrain_network_g'], ' (testing needs trained weights)')

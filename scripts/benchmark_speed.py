@@ -2,6 +2,7 @@
 
     python scripts/benchmark_speed.py                      # paper (act none) and improved (act lrelu) generators
     python scripts/benchmark_speed.py -opt options/x.yml --weights net_g.pth   # one trained generator
+    python scripts/benchmark_speed.py -opt options/x.yml                       # its network, random weights
 
 Random weights unless --weights is given (speed does not depend on them). For each generator it prints:
 parameters; GMAC at 600x400 and 256x256 (torch.utils.flop_counter) of eager and of the optimized path;
@@ -157,7 +158,7 @@ def report_gpu(net, batch):
 
 def benchmark():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('-opt', help='options file whose network_g to measure (with --weights)')
+    parser.add_argument('-opt', help='options file whose network_g to measure (random weights without --weights)')
     parser.add_argument('--weights', help='generator weights (BasicSR checkpoint or state dict)')
     parser.add_argument('--act', nargs='+', default=['none', 'lrelu'], help='variants to measure without -opt')
     parser.add_argument('--threads', type=int, default=2, help='CPU threads')
@@ -168,8 +169,8 @@ def benchmark():
     parser.add_argument('--batch', type=int, default=8, help='GPU batch size besides 1')
     parser.add_argument('--debug', action='store_true', help='show the traceback of an input error')
     args = parser.parse_args()
-    if bool(args.opt) != bool(args.weights):
-        parser.error('-opt and --weights go together')
+    if args.weights and not args.opt:
+        parser.error('--weights needs -opt, the options file of the network they fit')
     torch.set_num_threads(args.threads)
     for label, network_opt, weights in generator_specs(args):
         report_generator(label, network_opt, weights, args)

@@ -5,6 +5,7 @@
 writes msiagan/data/meta_info/lol_v1_{train,val}.txt (one stem per line, sorted). eval15 stays the test set.
 """
 import argparse
+import os
 import random
 from os import path as osp
 
@@ -23,15 +24,9 @@ def split_stems(stems, num_val, seed):
     return sorted(set(stems) - val), sorted(val)
 
 
-def make_split():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--gt', default='datasets/LOL-v1/our485/high', help='our485 reference folder')
-    parser.add_argument('--num-val', type=int, default=25)
-    parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--out', default=META_INFO_DIR, help='folder for lol_v1_{train,val}.txt')
-    parser.add_argument('--debug', action='store_true', help='show the traceback of an input error')
-    args = parser.parse_args()
+def write_split(args):
     train, val = split_stems(images_by_stem(args.gt), args.num_val, args.seed)
+    os.makedirs(args.out, exist_ok=True)
     for name, stems in (('train', train), ('val', val)):
         path = osp.join(args.out, f'lol_v1_{name}.txt')
         with open(path, 'w') as f:
@@ -39,5 +34,16 @@ def make_split():
         print(f'{path}: {len(stems)} stems')
 
 
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--gt', default='datasets/LOL-v1/our485/high', help='our485 reference folder')
+    parser.add_argument('--num-val', type=int, default=25)
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--out', default=META_INFO_DIR, help='folder for lol_v1_{train,val}.txt')
+    parser.add_argument('--debug', action='store_true', help='show the traceback of an input error')
+    args = parser.parse_args(argv)
+    run_cli('make_lol_split.py', lambda: write_split(args))
+
+
 if __name__ == '__main__':
-    run_cli('make_lol_split.py', make_split)
+    main()

@@ -82,7 +82,8 @@ def check(tmp_path, opt, *args, is_train=True):
 
 
 @pytest.mark.parametrize('options_file', sorted(glob.glob(osp.join(REPO, 'options', '*.yml'))))
-def test_the_shipped_options_files_pass(options_file):
+def test_the_shipped_options_files_pass(options_file, monkeypatch):
+    monkeypatch.chdir(REPO)  # test_lol.yml's weights path is relative to the working directory, as in BasicSR
     check_options_argv(['-opt', options_file], is_train=not osp.basename(options_file).startswith('test'))
 
 
@@ -125,13 +126,31 @@ def test_missing_keys_are_named(tmp_path, options, key):
         check(tmp_path, options)
 
 
+@pytest.mark.parametrize('where, key', [('train:optim_g', 'lr'), ('train:scheduler', 'eta_min'),
+                                        ('train:pixel_opt', 'loss_weight')])
+def test_numbers_that_yaml_reads_as_text_are_named(tmp_path, options, where, key):
+    section_at(options, where)[key] = '1e-4'
+    message = f"{where}:{key} '1e-4' is text, not a number, to YAML: write 0.0001 (or !!float 1e-4)"
+    with pytest.raises(InputError, match='^' + re.escape(f"{tmp_path / 'bad.yml'}: {message}") + '$'):
+        check(tmp_path, options)
+    section_at(options, where)[key] = 1e-4
+    with pytest.raises(InputError, match=re.escape("train:optim_d:lr '1e30' is text")):
+        check(tmp_path, options, '--force_yml', 'train:optim_d:lr=1e30')
+
+
 def test_test_runs_need_weights_and_force_yml_is_applied(tmp_path, options):
     test_options = copy.deepcopy(options)
     del test_options['train']
     test_options['val']['suffix'] = None
     with pytest.raises(InputError, match=r'path:pretrain_network_g is missing \(testing needs trained weights\)'):
         check(tmp_path, test_options, is_train=False)
-    check(tmp_path, test_options, '--force_yml', 'path:pretrain_network_g=net_g.pth', is_train=False)
+    weights = tmp_path / 'net_g.pth'
+    with pytest.raises(InputError, match=f'path:pretrain_network_g {weights}: file does not exist$'):
+        check(tmp_path, test_options, '--force_yml', f'path:pretrain_network_g={weights}', is_train=False)
+    weights.write_bytes(b'')
+    check(tmp_path, test_options, '--force_yml', f'path:pretrain_network_g={weights}', is_train=False)
+    with pytest.raises(InputError, match=f'path:resume_state {tmp_path}/9.state: file does not exist$'):
+        check(tmp_path, options, '--force_yml', f'path:resume_state={tmp_path}/9.state')
     with pytest.raises(InputError, match="network_g:type 'Nope'"):
         check(tmp_path, options, '--force_yml', 'network_g:type=Nope')
     with pytest.raises(InputError, match='--force_yml netwrk_g:type=X: there is no section netwrk_g'):

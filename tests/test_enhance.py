@@ -110,6 +110,15 @@ def test_weights_that_would_run_code_are_refused(inputs, tmp_path, capsys):
     assert not osp.exists('/tmp/msiagan-pwned-by-pickle')
 
 
+@pytest.mark.parametrize('content', [b'hello\n', b'{}', bytes(range(256))])
+def test_files_that_are_not_weights_are_named(inputs, tmp_path, content):
+    weights = tmp_path / 'notes.pth'
+    weights.write_bytes(content)
+    (tmp_path / 'notes.yml').write_text(yaml.safe_dump({'network_g': NETWORK}))
+    code = run('-i', str(inputs / 'grey.png'), '-o', str(tmp_path / 'o'), '--weights', str(weights))
+    assert str(code).startswith(f'msiagan-enhance: error: {weights}: not a PyTorch weights file')
+
+
 def test_missing_options_is_explained(inputs, tmp_path):
     weights = tmp_path / 'lonely.pth'
     torch.save(MSIAGenerator(num_feat=8).state_dict(), weights)

@@ -96,6 +96,14 @@ def test_refuses_to_overwrite_without_force(tmp_path):
     assert [p['key'] for p in make_dataset(lq_dir + '.lmdb', gt_dir + '.lmdb', backend='lmdb').pairs] == ['a', 'b']
 
 
+def test_outputs_may_go_to_new_folders(tmp_path):
+    lq_dir, gt_dir = write_pairs(str(tmp_path), ['a'])
+    outputs = [str(tmp_path / 'packed' / role / f'{role}.lmdb') for role in ('lq', 'gt')]
+    assert run_script(create_lmdb, '--lq', lq_dir, '--gt', gt_dir, '--lq-out', outputs[0], '--gt-out', outputs[1],
+                      '--store', 'png') is None
+    assert [p['key'] for p in make_dataset(*outputs, backend='lmdb').pairs] == ['a']
+
+
 def test_a_bad_pair_stops_packing_before_anything_is_written(tmp_path):
     lq_dir, gt_dir = write_pairs(str(tmp_path), ['a', 'b'])
     with open(os.path.join(gt_dir, 'b.png'), 'r+b') as f:

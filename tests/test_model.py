@@ -71,3 +71,22 @@ def test_ema_generator_follows_batchnorm_statistics(tmp_path):
     for name, buffer in model.net_g_ema.named_buffers():
         torch.testing.assert_close(buffer, live[name])
     assert live['down.1.2.running_mean'].abs().sum() > 0
+
+
+def test_weights_that_do_not_fit_or_are_not_weights_are_named(tmp_path):
+    model = make_model(tmp_path)
+    path = tmp_path / 'net_g.pth'
+    torch.save({'params': model.net_g.state_dict()}, path)
+    model.load_network(model.net_g, str(path), True, 'params')
+    checkpoint = path.read_bytes()
+    network_g = model.opt['network_g']
+    wider = make_model(tmp_path, network_g=dict(network_g, num_feat=network_g['num_feat'] * 2))
+    with pytest.raises(InputError, match=f'^{path}: does not fit MSIAGenerator \\(size mismatch for '):
+        wider.load_network(wider.net_g, str(path), True, 'params')
+    torch.save({'other': {}}, path)
+    with pytest.raises(InputError, match=f"^{path}: has no 'params' weights"):
+        model.load_network(model.net_g, str(path), True, 'params')
+    for broken in (b'hello\n', checkpoint[:len(checkpoint) // 2]):  # not a pickle; a truncated checkpoint
+        path.write_bytes(broken)
+        with pytest.raises(InputError, match=f'^{path}: not a PyTorch weights file'):
+            model.load_network(model.net_g, str(path), True, 'params')

@@ -9,6 +9,7 @@ import pytest
 from conftest import load_script, run_script, write_pairs
 
 prepare_lol = load_script('prepare_lol')
+make_lol_split = load_script('make_lol_split')
 
 
 @pytest.fixture
@@ -62,3 +63,16 @@ def test_bad_pairs_stop_before_anything_is_written(lol, tmp_path, damage, messag
     assert error.startswith('prepare_lol.py: error: ') and len(error.splitlines()) == 1
     assert re.search(message, error), error
     assert not out.exists()
+
+
+def test_validation_split_is_seeded_and_written_to_a_new_folder(tmp_path):
+    stems = [str(i) for i in range(1, 13)]
+    _, gt = write_pairs(str(tmp_path / 'our485'), stems, size=(8, 8))
+    splits = []
+    for out in ('a/meta_info', 'b'):
+        assert run_script(make_lol_split, '--gt', gt, '--num-val', 3, '--seed', 0, '--out', tmp_path / out) is None
+        splits.append([open(tmp_path / out / f'lol_v1_{name}.txt').read().split() for name in ('train', 'val')])
+    train, val = splits[0]
+    assert splits[1] == splits[0] and len(val) == 3 and sorted(train + val, key=int) == stems
+    assert train == sorted(train) and val == sorted(val)
+    assert '--num-val 12: must be between 1 and 11' in run_script(make_lol_split, '--gt', gt, '--num-val', 12)

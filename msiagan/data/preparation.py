@@ -18,14 +18,15 @@ def check_output(path, force):
 
 
 def clear_output(path, force):
-    """Make way for a new output at ``path``: free already, or (with ``force``) what is there removed."""
+    """Make way for a new output at ``path``: free already, or (with ``force``) what is there removed; its
+    parent folder made."""
     check_output(path, force)
-    if is_free(path):
-        return
-    if osp.isdir(path) and not osp.islink(path):
-        shutil.rmtree(path)
-    else:
-        os.remove(path)
+    if not is_free(path):
+        if osp.isdir(path) and not osp.islink(path):
+            shutil.rmtree(path)
+        else:
+            os.remove(path)
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
 
 
 def check_apart(source, output):

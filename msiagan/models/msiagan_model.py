@@ -1,4 +1,5 @@
 """MSIA-GAN training: a pix2pix-style conditional GAN on top of BasicSR's SRGANModel."""
+import pickle
 from collections import OrderedDict
 
 import torch
@@ -58,6 +59,24 @@ class MSIAGANModel(DistributedModelMixin, AtomicCheckpointMixin, SRGANModel):
             return optim_class(params, lr=lr, **kwargs)
         except (TypeError, ValueError) as error:
             raise InputError(f'train: optimizer {optim_type}: {error}') from None
+
+    def load_network(self, net, load_path, strict=True, param_key='params'):
+        """BasicSR's, with weights that cannot be read or do not fit ``net`` ended by a one-line InputError."""
+        try:
+            super().load_network(net, load_path, strict, param_key)
+        except KeyError as error:
+            if error.args != (param_key,):  # not BasicSR's checkpoint[param_key] but the unpickler's
+                raise InputError(f'{load_path}: not a PyTorch weights file (KeyError)') from None
+            raise InputError(f"{load_path}: has no '{param_key}' weights (param_key)") from None
+        except (pickle.UnpicklingError, EOFError) as error:
+            raise InputError(f'{load_path}: not a PyTorch weights file ({type(error).__name__})') from None
+        except RuntimeError as error:
+            lines = str(error).splitlines()
+            if not lines[0].startswith('Error(s) in loading state_dict'):  # torch.load's: a broken file
+                raise InputError(f'{load_path}: not a PyTorch weights file ({lines[0]})') from None
+            # load_state_dict's: missing, unexpected or differently shaped weights, one a line after the first
+            raise InputError(f'{load_path}: does not fit {type(self.get_bare_model(net)).__name__} '
+                             f'({lines[1].strip()})') from None
 
     def model_ema(self, decay=0.999):
         """BasicSR's EMA of G's parameters, plus G's buffers copied as they are.
