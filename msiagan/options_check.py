@@ -177,7 +177,10 @@ class OptionsCheck:
                     number = float(value)
                 except ValueError:
                     continue
-                self.fail(f"{join(path, key)} {value!r} is text, not a number, to YAML: write {number!r} "
+                text = repr(number)
+                if 'e' in text and '.' not in text:  # 1e-07: PyYAML's floats need a dot
+                    text = text.replace('e', '.0e')
+                self.fail(f"{join(path, key)} {value!r} is text, not a number, to YAML: write {text} "
                           f"(or !!float {value})")
 
     def check_train(self, train):

@@ -134,7 +134,8 @@ def test_numbers_that_yaml_reads_as_text_are_named(tmp_path, options, where, key
     with pytest.raises(InputError, match='^' + re.escape(f"{tmp_path / 'bad.yml'}: {message}") + '$'):
         check(tmp_path, options)
     section_at(options, where)[key] = 1e-4
-    with pytest.raises(InputError, match=re.escape("train:optim_d:lr '1e30' is text")):
+    with pytest.raises(InputError, match=re.escape("train:optim_d:lr '1e30' is text, not a number, to YAML: write "
+                                                   "1.0e+30 (or !!float 1e30)")):
         check(tmp_path, options, '--force_yml', 'train:optim_d:lr=1e30')
 
 
