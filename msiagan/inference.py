@@ -69,6 +69,19 @@ def network_options_from(spec):
     raise InputError(f"'{spec}' is neither an options file (.yml) nor a registered network name")
 
 
+LOAD_ERRORS = (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, KeyError)  # of torch.load on a bad file
+
+
+def unreadable_weights(weights, error):
+    """The one-line InputError for ``torch.load(weights, weights_only=True)`` having raised ``error``."""
+    if isinstance(error, pickle.UnpicklingError):
+        if 'GLOBAL' in str(error):  # the safe unpickler met a reference to code (a class or a function)
+            return InputError(f'{weights}: refused, loading it would run code (not a plain weights file)')
+        return InputError(f'{weights}: not a PyTorch weights file (it cannot be unpickled)')
+    first_line = (str(error).splitlines() or [''])[0]
+    return InputError(f'{weights}: not a PyTorch weights file ({type(error).__name__}: {first_line})')
+
+
 def load_state_dict(weights, param_key=None):
     """Generator weights from a BasicSR checkpoint ('params_ema' if present, else 'params') or a bare state dict.
 
@@ -78,12 +91,8 @@ def load_state_dict(weights, param_key=None):
         checkpoint = torch.load(weights, map_location='cpu', weights_only=True)
     except FileNotFoundError:
         raise InputError(f'{weights}: weights file does not exist') from None
-    except pickle.UnpicklingError as error:
-        if 'GLOBAL' in str(error):  # the safe unpickler met a reference to code (a class or a function)
-            raise InputError(f'{weights}: refused, loading it would run code (not a plain weights file)') from None
-        raise InputError(f'{weights}: not a PyTorch weights file (it cannot be unpickled)') from None
-    except (RuntimeError, EOFError, ValueError, KeyError) as error:
-        raise InputError(f'{weights}: not a PyTorch weights file ({type(error).__name__}: {error})') from None
+    except LOAD_ERRORS as error:
+        raise unreadable_weights(weights, error) from None
     if param_key is not None:
         if param_key not in checkpoint:
             keys = sorted(checkpoint)

@@ -1,5 +1,4 @@
 """MSIA-GAN training: a pix2pix-style conditional GAN on top of BasicSR's SRGANModel."""
-import pickle
 from collections import OrderedDict
 
 import torch
@@ -11,6 +10,7 @@ from basicsr.utils.registry import MODEL_REGISTRY
 from msiagan.checkpoint import AtomicCheckpointMixin
 from msiagan.distributed import DistributedModelMixin, flagged_on_any_process
 from msiagan.errors import InputError, TrainingError
+from msiagan.inference import LOAD_ERRORS, unreadable_weights
 
 
 @MODEL_REGISTRY.register()
@@ -64,19 +64,15 @@ class MSIAGANModel(DistributedModelMixin, AtomicCheckpointMixin, SRGANModel):
         """BasicSR's, with weights that cannot be read or do not fit ``net`` ended by a one-line InputError."""
         try:
             super().load_network(net, load_path, strict, param_key)
-        except KeyError as error:
-            if error.args != (param_key,):  # not BasicSR's checkpoint[param_key] but the unpickler's
-                raise InputError(f'{load_path}: not a PyTorch weights file (KeyError)') from None
-            raise InputError(f"{load_path}: has no '{param_key}' weights (param_key)") from None
-        except (pickle.UnpicklingError, EOFError) as error:
-            raise InputError(f'{load_path}: not a PyTorch weights file ({type(error).__name__})') from None
-        except RuntimeError as error:
+        except LOAD_ERRORS as error:
+            if isinstance(error, KeyError) and error.args == (param_key,):  # BasicSR's checkpoint[param_key]
+                raise InputError(f"{load_path}: has no '{param_key}' weights (param_key)") from None
             lines = str(error).splitlines()
-            if not lines[0].startswith('Error(s) in loading state_dict'):  # torch.load's: a broken file
-                raise InputError(f'{load_path}: not a PyTorch weights file ({lines[0]})') from None
-            # load_state_dict's: missing, unexpected or differently shaped weights, one a line after the first
-            raise InputError(f'{load_path}: does not fit {type(self.get_bare_model(net)).__name__} '
-                             f'({lines[1].strip()})') from None
+            if isinstance(error, RuntimeError) and lines[0].startswith('Error(s) in loading state_dict'):
+                # missing, unexpected or differently shaped weights, one a line after the first
+                raise InputError(f'{load_path}: does not fit {type(self.get_bare_model(net)).__name__} '
+                                 f'({lines[1].strip()})') from None
+            raise unreadable_weights(load_path, error) from None
 
     def model_ema(self, decay=0.999):
         """BasicSR's EMA of G's parameters, plus G's buffers copied as they are.
