@@ -1,0 +1,59 @@
+"""Turn a training checkpoint into release weights: the generator only, under 'params', and its options beside it.
+
+    python scripts/export_weights.py experiments/MSIAGAN_LOLv1/models/net_g_latest.pth \
+        --out weights/msiagan_lol_v1.pth
+
+writes weights/msiagan_lol_v1.pth ({'params': the checkpoint's params_ema, else params}) and
+weights/msiagan_lol_v1.yml (the experiment's options copy, with BasicSR's ``# CMD:`` header and so any
+--force_yml changes, under a line naming the checkpoint). msiagan-enhance reads network_g from that .yml.
+The weights are loaded into network_g before anything is written, so a mismatch stops here.
+"""
+import argparse
+import os
+from os import path as osp
+
+from msiagan.checkpoint import atomic_save
+from msiagan.entry import run_cli
+from msiagan.errors import InputError
+from msiagan.inference import find_options, load_generator, load_network_options, load_state_dict
+
+
+def export(checkpoint, out, options=None, param_key=None):
+    """Write ``out`` (.pth) and ``out`` with .yml; returns the number of generator parameters exported."""
+    if not out.endswith('.pth'):
+        raise InputError(f'--out {out}: must end with .pth (the options go beside it as .yml)')
+    options = options or find_options(checkpoint)
+    if osp.abspath(options) == osp.abspath(osp.splitext(out)[0] + '.yml'):
+        raise InputError(f'{options}: is the options file this export would overwrite; give another -opt')
+    state_dict = load_state_dict(checkpoint, param_key)
+    net = load_generator(load_network_options(options), checkpoint, param_key)  # checks that the weights fit
+    with open(options) as f:
+        options_text = f.read()
+    os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
+    atomic_save({'params': {name: tensor.contiguous() for name, tensor in state_dict.items()}}, out)
+    with open(osp.splitext(out)[0] + '.yml', 'w') as f:
+        f.write(f'# The options {osp.basename(out)} was trained with ({options}); its weights are '
+                f'{param_key or "params_ema (else params)"} of {checkpoint}.\n{options_text}')
+    return sum(p.numel() for p in net.parameters())
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('checkpoint', help='net_g_*.pth saved by BasicSR (or any generator weights file)')
+    parser.add_argument('--out', required=True, help='release weights file to write (.pth)')
+    parser.add_argument('-opt', '--options', help="options file with network_g (default: the experiment's copy)")
+    parser.add_argument('--param-key', choices=['params', 'params_ema'],
+                        help='which weights of the checkpoint (default: params_ema if present)')
+    args = parser.parse_args(argv)
+    run_cli('export_weights.py', lambda: report(args))
+
+
+def report(args):
+    num_params = export(args.checkpoint, args.out, args.options, args.param_key)
+    size_mb = osp.getsize(args.out) / 2**20
+    print(f'{args.out}: {num_params:,} generator parameters, {size_mb:.2f} MB; options in '
+          f'{osp.splitext(args.out)[0]}.yml')
+
+
+if __name__ == '__main__':
+    main()
