@@ -272,7 +272,7 @@ class _SpatialStep(nn.Module):
 class FastMSIAGenerator(nn.Module):
     """MSIAGenerator for inference, built by ``optimize_for_inference`` (see the module docstring).
 
-    forward: x (N, num_in_ch, H, W), any H and W -> (N, num_out_ch, H, W), as the generator's forward.
+    forward: x (N, num_in_ch, H, W), any H and W, and statistics -> (N, num_out_ch, H, W), as the generator's.
     Keeps buffers between calls (see ``_BufferPool``), so one instance must not run in two threads at once.
     """
 
@@ -292,6 +292,7 @@ class FastMSIAGenerator(nn.Module):
             self.head_act = _in_place(head_act)
             self.register_buffer('last_weight', net.conv_last.weight.detach().flatten(1).t().contiguous())
             self.register_buffer('last_bias', net.conv_last.bias.detach().clone())
+        self.context = copy.deepcopy(net.context)
         self._last_use = self._last_uses()
         self._pool = _BufferPool()
 
@@ -305,8 +306,10 @@ class FastMSIAGenerator(nn.Module):
         return {name: [source for source, at in last.items() if at == name] for name in self.steps}
 
     @torch.no_grad()
-    def forward(self, x):
+    def forward(self, x, statistics=None):
         n, c, height, width = x.shape
+        if self.context is not None:
+            scale, shift = self.context(self.context.statistics(x) if statistics is None else statistics)
         x = pad_to_multiple(x, 2 ** LEVELS)
         h, w = x.shape[-2:]
         pool = self._pool
@@ -319,6 +322,8 @@ class FastMSIAGenerator(nn.Module):
         features = env.pop(FEATURES)
         raster = quadtree_to_raster(features, n, h, w, pool.take(n, h, w, features.shape[1], like=features))
         pool.give(features)
+        if self.context is not None:
+            raster.mul_(scale.view(n, 1, 1, -1)).add_(shift.view(n, 1, 1, -1))
         head = self.head_act(self.head_conv(raster.permute(0, 3, 1, 2)))  # channels-last (N, C, H, W)
         pool.give(raster)
         out = torch.addmm(self.last_bias, head.permute(0, 2, 3, 1).reshape(n * h * w, -1), self.last_weight)

@@ -2,6 +2,7 @@
 import glob
 import pickle
 from copy import deepcopy
+from functools import partial
 from os import path as osp
 
 import cv2
@@ -125,10 +126,13 @@ def enhance_tensor(net, x, tile=0, tile_pad=32, align=8):
 
     tile > 0 processes tile x tile pieces, each with up to ``tile_pad`` pixels of context on every side,
     so an image larger than memory allows still goes through. Each piece starts on a multiple of
-    ``align`` (the generator's total stride), so it sees the same sampling grid as the whole image.
+    ``align`` (the generator's total stride), so it sees the same sampling grid as the whole image, and a
+    generator with a global context gets that of the whole image.
     """
     if not tile:
         return net(x).clamp_(0, 1)
+    context = getattr(net, 'context', None)
+    run = net if context is None else partial(net, statistics=context.statistics(x))  # the whole image's
     height, width = x.shape[-2:]
     out = None
     for top in range(0, height, tile):
@@ -136,7 +140,7 @@ def enhance_tensor(net, x, tile=0, tile_pad=32, align=8):
             bottom, right = min(top + tile, height), min(left + tile, width)
             context_top = max(top - tile_pad, 0) // align * align
             context_left = max(left - tile_pad, 0) // align * align
-            piece = net(x[..., context_top:min(bottom + tile_pad, height), context_left:min(right + tile_pad, width)])
+            piece = run(x[..., context_top:min(bottom + tile_pad, height), context_left:min(right + tile_pad, width)])
             if out is None:
                 out = x.new_empty(x.shape[0], piece.shape[1], height, width)
             out[..., top:bottom, left:right] = piece[..., top - context_top:bottom - context_top,

@@ -34,6 +34,23 @@ def test_gradients_reach_every_generator_parameter():
     assert no_grad == []
 
 
+def test_global_context_starts_as_the_plain_generator_and_sees_the_whole_image():
+    torch.manual_seed(0)
+    plain = MSIAGenerator(num_feat=8, act='lrelu').eval()
+    with_context = MSIAGenerator(num_feat=8, act='lrelu', global_context=True).eval()
+    assert count(MSIAGenerator(global_context=True)) - count(MSIAGenerator()) == 8768
+    missing = with_context.load_state_dict(plain.state_dict(), strict=False).missing_keys
+    assert missing and all(name.startswith('context.') for name in missing)
+    x = torch.rand(1, 3, 64, 96)
+    far = x.clone()
+    far[..., :, 64:] *= 0.5  # pixels more than 20 columns away from column 30
+    with torch.no_grad():
+        assert torch.equal(with_context(x), plain(x))  # the context's last layer starts at zero
+        assert torch.equal(plain(far)[..., 30], plain(x)[..., 30])  # a 20x20 receptive field
+        with_context.context.mlp[-1].weight.normal_(0, 0.5)
+        assert (with_context(far)[..., 30] - with_context(x)[..., 30]).abs().max() > 1e-3
+
+
 def test_variants_share_the_paper_parameter_count():
     assert count(MSIAGenerator(act='lrelu')) == count(MSIAGenerator(act='none'))
 

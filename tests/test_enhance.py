@@ -126,11 +126,14 @@ def test_missing_options_is_explained(inputs, tmp_path):
     assert 'no options file found' in str(code) and 'give -opt' in str(code)
 
 
-@pytest.mark.parametrize('act', ['none', 'lrelu'])
-def test_tiled_agrees_with_whole_image(act):
+@pytest.mark.parametrize('act, global_context', [('none', False), ('lrelu', False), ('lrelu', True)])
+def test_tiled_agrees_with_whole_image(act, global_context):
     torch.manual_seed(0)
-    net = MSIAGenerator(num_feat=8, act=act).eval()
+    net = MSIAGenerator(num_feat=8, act=act, global_context=global_context).eval()
+    if global_context:  # every tile must get the whole image's context, which here matters
+        torch.nn.init.normal_(net.context.mlp[-1].weight, 0, 0.5)
     x = torch.rand(1, 3, 131, 197)
+    x[..., 100:, :] *= 0.2
     whole = enhance_tensor(net, x)
     tiled = enhance_tensor(net, x, tile=48, tile_pad=24)
     assert (whole - tiled).abs().max() < 1 / 255

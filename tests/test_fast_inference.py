@@ -41,6 +41,20 @@ def test_optimized_equals_eager(act, size):
     torch.testing.assert_close(out, expected, atol=1e-4, rtol=0)
 
 
+@pytest.mark.parametrize('act', ['none', 'lrelu'])
+def test_global_context_is_kept(act):
+    net = generator(act, global_context=True)
+    with torch.no_grad():
+        net.context.mlp[-1].weight.normal_(0, 0.5)
+    fast = optimize_for_inference(net)
+    x, other = torch.rand(2, 3, 21, 35), torch.rand(2, 3, 40, 40)
+    statistics = net.context.statistics(other)
+    with torch.no_grad():
+        assert (net(x) - net(x, statistics)).abs().max() > 0.01  # the context changes the output
+        torch.testing.assert_close(fast(x), net(x), atol=1e-4, rtol=0)
+        torch.testing.assert_close(fast(x, statistics), net(x, statistics), atol=1e-4, rtol=0)
+
+
 @pytest.mark.parametrize('num_feat', [16, 64])  # which folds pay off depends on num_feat
 def test_folding_is_exact_in_float64_and_saves_work(num_feat):
     """act 'none': the folded linear stages give the eager result up to float64 rounding, in fewer MACs."""
