@@ -32,7 +32,7 @@ def export(checkpoint, out, options=None, param_key=None):
     os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
     atomic_save({'params': {name: tensor.contiguous() for name, tensor in state_dict.items()}}, out)
     with open(osp.splitext(out)[0] + '.yml', 'w') as f:
-        f.write(f'# The options {osp.basename(out)} was trained with ({options}); its weights are '
+        f.write(f'# The options {osp.basename(out)} was trained with ({osp.relpath(options)}); its weights are '
                 f'{param_key or "params_ema (else params)"} of {checkpoint}.\n{options_text}')
     return sum(p.numel() for p in net.parameters())
 
