@@ -15,7 +15,7 @@ from os import path as osp
 from msiagan.checkpoint import atomic_save
 from msiagan.entry import run_cli
 from msiagan.errors import InputError
-from msiagan.inference import find_options, load_generator, load_network_options, load_state_dict
+from msiagan.inference import find_options, load_generator, load_network_options
 
 
 def export(checkpoint, out, options=None, param_key=None):
@@ -25,12 +25,11 @@ def export(checkpoint, out, options=None, param_key=None):
     options = options or find_options(checkpoint)
     if osp.abspath(options) == osp.abspath(osp.splitext(out)[0] + '.yml'):
         raise InputError(f'{options}: is the options file this export would overwrite; give another -opt')
-    state_dict = load_state_dict(checkpoint, param_key)
-    net = load_generator(load_network_options(options), checkpoint, param_key)  # checks that the weights fit
+    net = load_generator(load_network_options(options), checkpoint, param_key)  # stops here if they do not fit
     with open(options) as f:
         options_text = f.read()
     os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
-    atomic_save({'params': {name: tensor.contiguous() for name, tensor in state_dict.items()}}, out)
+    atomic_save({'params': net.state_dict()}, out)
     with open(osp.splitext(out)[0] + '.yml', 'w') as f:
         f.write(f'# The options {osp.basename(out)} was trained with ({osp.relpath(options)}); its weights are '
                 f'{param_key or "params_ema (else params)"} of {checkpoint}.\n{options_text}')
