@@ -309,7 +309,7 @@ class FastMSIAGenerator(nn.Module):
     def forward(self, x, statistics=None):
         n, c, height, width = x.shape
         if self.context is not None:
-            scale, shift = self.context(self.context.statistics(x) if statistics is None else statistics)
+            scale, shift = self.context(x, statistics)
         x = pad_to_multiple(x, 2 ** LEVELS)
         h, w = x.shape[-2:]
         pool = self._pool

@@ -66,9 +66,10 @@ class ImageContext(nn.Module):
     """What a 20x20-pixel receptive field cannot see: the exposure of the whole image.
 
     ``statistics(x)`` reduces x (N, C, H, W) in [0, 1] to (N, 2C): the log of each channel's mean and standard
-    deviation over H and W. ``forward`` maps them through a small MLP to a per-channel scale and shift of F
-    feature maps, (N, F, 1, 1) each. The last layer starts at zero: a generator with it starts out computing
-    exactly what it computes without it, so trained weights without it load and fine-tune.
+    deviation over H and W. ``forward(x, statistics=None)`` maps them (those given, else x's) through a small
+    MLP to a per-channel scale and shift of F feature maps, (N, F, 1, 1) each. The last layer starts at zero:
+    a generator with it starts out computing exactly what it computes without it, so trained weights without
+    it load and fine-tune.
     """
 
     def __init__(self, num_in_ch, num_feat):
@@ -83,7 +84,9 @@ class ImageContext(nn.Module):
         std, mean = torch.std_mean(x, dim=(-2, -1), correction=0)
         return torch.log(torch.cat([mean, std], 1) + 1e-3)
 
-    def forward(self, statistics):
+    def forward(self, x, statistics=None):
+        if statistics is None:
+            statistics = self.statistics(x)
         scale, shift = self.mlp(statistics)[..., None, None].chunk(2, dim=1)
         return 1 + scale, shift
 
@@ -126,8 +129,8 @@ class MSIAGenerator(nn.Module):
         statistics: ``ImageContext.statistics`` of the whole image when x is a tile of it (default: of x).
         """
         height, width = x.shape[-2:]
-        if self.context is not None and statistics is None:
-            statistics = ImageContext.statistics(x)
+        if self.context is not None:
+            scale, shift = self.context(x, statistics)
         x = pad_to_multiple(x, 8)
         enc1, dec1 = self.ae1(x)
         enc2, dec2 = self.ae2(x)
@@ -139,7 +142,6 @@ class MSIAGenerator(nn.Module):
         for up, skip1, skip2 in zip(self.up, reversed(enc1), reversed(enc2)):
             feat = up(torch.cat([feat, skip1, skip2], 1))
         if self.context is not None:
-            scale, shift = self.context(statistics)
             feat = feat * scale + shift
         out = self.conv_last(self.head(feat))
         return out[..., :height, :width]
