@@ -83,9 +83,10 @@ def unreadable_weights(weights, error):
     return InputError(f'{weights}: not a PyTorch weights file ({type(error).__name__}: {first_line})')
 
 
-def load_state_dict(weights, param_key=None):
-    """Generator weights from a BasicSR checkpoint ('params_ema' if present, else 'params') or a bare state dict.
+def read_weights(weights, param_key=None):
+    """(key, generator state dict) from a BasicSR checkpoint or a bare state dict (key None).
 
+    Without ``param_key``: 'params_ema' if present, else 'params', else the file is the state dict itself.
     Loaded with ``weights_only=True``: a file that would run code when unpickled is refused.
     """
     try:
@@ -99,25 +100,35 @@ def load_state_dict(weights, param_key=None):
             keys = sorted(checkpoint)
             raise InputError(f"{weights}: has no '{param_key}' (keys: {', '.join(keys[:4])}"
                              f"{', ...' if len(keys) > 4 else ''})")
-        return checkpoint[param_key]
+        return param_key, checkpoint[param_key]
     for key in ('params_ema', 'params'):
         if key in checkpoint:
-            return checkpoint[key]
-    return checkpoint
+            return key, checkpoint[key]
+    return None, checkpoint
+
+
+def load_state_dict(weights, param_key=None):
+    """The generator state dict of ``read_weights``."""
+    return read_weights(weights, param_key)[1]
 
 
 def load_generator(network_opt, weights, param_key=None, device='cpu'):
     """Build the generator described by ``network_opt`` and load ``weights``; eval mode on ``device``."""
+    return fit_generator(network_opt, load_state_dict(weights, param_key), weights).to(device)
+
+
+def fit_generator(network_opt, state_dict, weights):
+    """The generator described by ``network_opt`` with ``state_dict`` (read from the file ``weights``), eval mode."""
     try:
         net = build_network(deepcopy(network_opt))
     except (KeyError, TypeError) as error:
         raise InputError(f'network_g {dict(network_opt)}: cannot be built ({error})') from None
     try:
-        net.load_state_dict(load_state_dict(weights, param_key))
+        net.load_state_dict(state_dict)
     except RuntimeError as error:
         first_line = str(error).splitlines()[0]
         raise InputError(f'{weights}: does not fit network_g {network_opt["type"]} ({first_line})') from None
-    return net.eval().to(device)
+    return net.eval()
 
 
 @torch.no_grad()

@@ -15,7 +15,7 @@ from os import path as osp
 from msiagan.checkpoint import atomic_save
 from msiagan.entry import run_cli
 from msiagan.errors import InputError
-from msiagan.inference import find_options, load_generator, load_network_options
+from msiagan.inference import find_options, fit_generator, load_network_options, read_weights
 
 
 def export(checkpoint, out, options=None, param_key=None):
@@ -25,14 +25,15 @@ def export(checkpoint, out, options=None, param_key=None):
     options = options or find_options(checkpoint)
     if osp.abspath(options) == osp.abspath(osp.splitext(out)[0] + '.yml'):
         raise InputError(f'{options}: is the options file this export would overwrite; give another -opt')
-    net = load_generator(load_network_options(options), checkpoint, param_key)  # stops here if they do not fit
+    key, state_dict = read_weights(checkpoint, param_key)
+    net = fit_generator(load_network_options(options), state_dict, checkpoint)  # stops here if they do not fit
     with open(options) as f:
         options_text = f.read()
     os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
     atomic_save({'params': net.state_dict()}, out)
     with open(osp.splitext(out)[0] + '.yml', 'w') as f:
         f.write(f'# The options {osp.basename(out)} was trained with ({osp.relpath(options)}); its weights are '
-                f'{param_key or "params_ema (else params)"} of {checkpoint}.\n{options_text}')
+                f'{f"{key} of " if key else ""}{checkpoint}.\n{options_text}')
     return sum(p.numel() for p in net.parameters())
 
 

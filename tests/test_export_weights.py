@@ -30,6 +30,8 @@ def test_exports_ema_weights_under_params_with_the_options_that_build_them(tmp_p
     assert run_script(export_weights, checkpoint, '--out', out) is None
     assert list(torch.load(out, weights_only=True)) == ['params']
     assert find_options(str(out)) == str(tmp_path / 'release' / 'model.yml')
+    header = (tmp_path / 'release' / 'model.yml').read_text().splitlines()[0]
+    assert header.endswith(f'its weights are params_ema of {checkpoint}.')
     options = load_network_options(find_options(str(out)))
     assert options == dict(NETWORK, act='gelu')  # the recorded override travels with the weights
     released = load_generator(options, str(out), 'params')
@@ -52,3 +54,12 @@ def test_output_names_are_checked(tmp_path):
     error = run_script(export_weights, checkpoint, '--out', tmp_path / 'exp' / 'train.pth',
                        '-opt', tmp_path / 'exp' / 'train.yml')
     assert 'would overwrite' in error
+
+
+def test_the_options_header_names_the_weights_exported(tmp_path):
+    checkpoint, _ = experiment(tmp_path / 'exp')
+    out = tmp_path / 'model.pth'
+    assert run_script(export_weights, checkpoint, '--out', out, '--param-key', 'params') is None
+    assert (tmp_path / 'model.yml').read_text().splitlines()[0].endswith(f'its weights are params of {checkpoint}.')
+    assert run_script(export_weights, out, '--out', tmp_path / 'again.pth', '-opt', tmp_path / 'model.yml') is None
+    assert f'its weights are params of {out}.' in (tmp_path / 'again.yml').read_text().splitlines()[0]
