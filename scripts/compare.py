@@ -8,8 +8,9 @@
 --meta-info restricts the pairs to a list (msiagan/data/meta_info/lol_v1_val.txt: the validation split).
 Each --model is LABEL NETWORK WEIGHTS, NETWORK being a BasicSR options file (its network_g) or a registered
 arch name (its default arguments). Writes <out>/compare.md and <out>/compare.csv (PSNR and SSIM with
-BasicSR's metrics on RGB, crop_border 0; the GT-mean variant in its own columns; parameters; GMAC at
-256x256; CPU latency at 600x400) and <out>/grid_<stem>.png for each --images stem: input | models | reference.
+BasicSR's metrics on RGB, crop_border 0; the GT-mean variant in its own columns; the brightness error,
+|grey mean of output - grey mean of reference| in grey levels of [0, 255]; parameters; GMAC at 256x256; CPU
+latency at 600x400) and <out>/grid_<stem>.png for each --images stem: input | models | reference.
 """
 import argparse
 import csv
@@ -25,12 +26,12 @@ from msiagan.data.image_io import read_bgr_uint8
 from msiagan.data.pairing import paired_paths_from_folders, restrict_to_meta_info
 from msiagan.entry import run_cli
 from msiagan.inference import enhance_bgr_uint8, load_generator, network_options_from
-from msiagan.metrics import calculate_psnr_gtmean, calculate_ssim_gtmean
+from msiagan.metrics import calculate_brightness_error, calculate_psnr_gtmean, calculate_ssim_gtmean
 from msiagan.profiling import count_gmac, count_parameters, measure_latency
 from msiagan.visualize import labelled_grid
 
 METRICS = {'PSNR': calculate_psnr, 'SSIM': calculate_ssim, 'PSNR (GT-mean)': calculate_psnr_gtmean,
-           'SSIM (GT-mean)': calculate_ssim_gtmean}
+           'SSIM (GT-mean)': calculate_ssim_gtmean, 'brightness error': calculate_brightness_error}
 
 
 def evaluate(net, pairs, device):
@@ -62,7 +63,8 @@ def write_tables(rows, out_dir, threads):
         writer.writeheader()
         writer.writerows(rows)
     formats = {'PSNR': '{:.2f}', 'PSNR (GT-mean)': '{:.2f}', 'SSIM': '{:.4f}', 'SSIM (GT-mean)': '{:.4f}',
-               'params (M)': '{:.3f}', 'GMAC @256x256': '{:.2f}', f'CPU ms @600x400 ({threads} threads)': '{:.0f}'}
+               'brightness error': '{:.1f}', 'params (M)': '{:.3f}', 'GMAC @256x256': '{:.2f}',
+               f'CPU ms @600x400 ({threads} threads)': '{:.0f}'}
     lines = ['| ' + ' | '.join(columns) + ' |', '|' + ' --- |' * len(columns)]
     for row in rows:
         cells = [formats.get(key, '{}').format(value) if value is not None else 'n/a' for key, value in row.items()]

@@ -10,7 +10,7 @@ from conftest import REPO
 
 from msiagan.archs import UNetGenerator
 
-OPTIONS = ['lol_gan.yml', 'lol_gan_paper.yml', 'lol_unet_baseline.yml', 'lol_rrdb_baseline.yml']
+OPTIONS = ['lol_gan.yml', 'lol_gan_finetune.yml', 'lol_gan_paper.yml', 'lol_unet_baseline.yml', 'lol_rrdb_baseline.yml']
 
 
 @pytest.mark.parametrize('name', OPTIONS)
@@ -20,7 +20,8 @@ def test_options_file_trains_and_validates_a_step(name, tmp_path):
     opt.update(num_gpu=0, is_train=True, dist=False, rank=0, world_size=1, auto_resume=False)
     for network in ('network_g', 'network_d'):
         opt[network] = dict(opt[network], num_feat=8, **({'num_grow_ch': 4} if 'num_grow_ch' in opt[network] else {}))
-    opt['path'].update(models=str(tmp_path), training_states=str(tmp_path), visualization=str(tmp_path))
+    opt['path'].update(models=str(tmp_path), training_states=str(tmp_path), visualization=str(tmp_path),
+                       pretrain_network_g=None)  # stage 2's stage-1 weights are not in a fresh clone
     model = build_model(opt)
     torch.manual_seed(0)
     gt = torch.rand(2, 3, 64, 64)

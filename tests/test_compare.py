@@ -34,6 +34,7 @@ def test_compare_two_models(tmp_path):
     assert abs(float(rows[1]['GMAC @256x256']) - 7.03) < 0.01
     for row in rows:
         assert float(row['PSNR']) > 0 and 0 <= float(row['SSIM']) <= 1 and float(row['PSNR (GT-mean)']) > 0
+        assert float(row['brightness error']) >= 0
         assert float(row['CPU ms @600x400 (2 threads)']) > 0
     markdown = (out / 'compare.md').read_text()
     assert markdown.startswith('| model | PSNR | SSIM | PSNR (GT-mean) | SSIM (GT-mean) |')

@@ -1,0 +1,43 @@
+"""scripts/exposure_stats.py: how much the inputs' brightness tells about the references'."""
+import os
+
+import cv2
+import numpy as np
+import pytest
+from conftest import load_script, run_script
+
+exposure_stats = load_script('exposure_stats')
+
+
+def write_flat_pairs(root, levels):
+    """root/{low,high}/<i>.png: flat grey images, input level and reference level per pair."""
+    for folder in ('low', 'high'):
+        os.makedirs(root / folder)
+    for i, (low, high) in enumerate(levels):
+        for folder, level in (('low', low), ('high', high)):
+            assert cv2.imwrite(str(root / folder / f'{i}.png'), np.full((8, 12, 3), level, np.uint8))
+    return [dict(lq_path=str(root / 'low' / f'{i}.png'), gt_path=str(root / 'high' / f'{i}.png'))
+            for i in range(len(levels))]
+
+
+def test_a_reference_that_follows_the_input_correlates_and_one_that_does_not_does_not(tmp_path):
+    follows = exposure_stats.exposure_stats(write_flat_pairs(tmp_path / 'a', [(10, 100), (20, 120), (40, 160)]))
+    assert follows['r(input, reference)'] == pytest.approx(1)
+    assert follows['reference mean'] == pytest.approx(380 / 3)
+    assert follows['constant-guess error'] == pytest.approx((80 / 3 + 20 / 3 + 100 / 3) / 3)
+    independent = exposure_stats.exposure_stats(
+        write_flat_pairs(tmp_path / 'b', [(10, 100), (20, 160), (30, 160), (40, 100)]))
+    assert independent['r(input, reference)'] == pytest.approx(0, abs=1e-12)
+    assert independent['constant-guess error'] == pytest.approx(30)
+
+
+def test_prints_one_line_and_names_a_meta_info_stem_without_pair(tmp_path, capsys):
+    write_flat_pairs(tmp_path, [(10, 100), (20, 120), (40, 160)])
+    assert run_script(exposure_stats, '--data', tmp_path) is None
+    assert capsys.readouterr().out.startswith('3 pairs; reference grey mean 126.7 +- ')
+    (tmp_path / 'meta.txt').write_text('0\n7\n')
+    error = run_script(exposure_stats, '--data', tmp_path, '--meta-info', tmp_path / 'meta.txt')
+    assert "lists '7', which is not among the data pairs" in error
+    (tmp_path / 'one.txt').write_text('0\n')
+    assert '1 pair(s): a correlation needs at least two' in run_script(
+        exposure_stats, '--data', tmp_path, '--meta-info', tmp_path / 'one.txt')
