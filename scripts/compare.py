@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from basicsr.metrics import calculate_psnr, calculate_ssim
 from msiagan.data.image_io import read_bgr_uint8
-from msiagan.data.pairing import paired_paths_from_folders, restrict_to_meta_info
+from msiagan.data.pairing import paired_paths_from_root
 from msiagan.entry import run_cli
 from msiagan.inference import enhance_bgr_uint8, load_generator, network_options_from
 from msiagan.metrics import calculate_brightness_error, calculate_psnr_gtmean, calculate_ssim_gtmean
@@ -88,9 +88,7 @@ def compare():
     parser.add_argument('--debug', action='store_true', help='show the traceback of an input error')
     args = parser.parse_args()
 
-    pairs = paired_paths_from_folders(osp.join(args.data, 'low'), osp.join(args.data, 'high'))
-    if args.meta_info:
-        pairs = restrict_to_meta_info(pairs, args.meta_info)
+    pairs = paired_paths_from_root(args.data, args.meta_info)
     stems = args.images if args.images is not None else [pairs[0]['key']]
     unknown = sorted(set(stems) - {pair['key'] for pair in pairs})
     if unknown:

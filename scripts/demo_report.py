@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 from basicsr.metrics import calculate_psnr, calculate_ssim
 from msiagan.data.image_io import read_bgr_uint8
-from msiagan.data.pairing import paired_paths_from_folders
+from msiagan.data.pairing import paired_paths_from_root
 from msiagan.entry import project_root, run_cli
 from msiagan.inference import enhance_bgr_uint8, find_options, load_generator, load_network_options
 from msiagan.visualize import labelled_grid
@@ -33,7 +33,7 @@ def report():
     weights = osp.join(args.experiment, 'models', 'net_g_latest.pth')
     net = load_generator(load_network_options(find_options(weights)), weights)
     os.makedirs(osp.join(args.out, 'enhanced'), exist_ok=True)
-    pairs = paired_paths_from_folders(osp.join(args.data, 'low'), osp.join(args.data, 'high'))
+    pairs = paired_paths_from_root(args.data)
     rows, scores = [], []
     for pair in pairs:
         low, high = read_bgr_uint8(pair['lq_path']), read_bgr_uint8(pair['gt_path'])

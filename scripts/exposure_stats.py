@@ -6,15 +6,14 @@
 prints, over the pairs, the references' grey means (average and standard deviation), the Pearson
 correlation of the inputs' grey means, and of log(1 + them), with the references' grey means, and the
 brightness error of the best constant guess: the mean |reference grey mean - their average|. Grey means
-are msiagan.metrics.grey_mean, in grey levels of [0, 255], as compare.py's brightness error. A correlation
+are msiagan.metrics.gt_mean_metric.grey_mean, in grey levels of [0, 255], as compare.py's brightness error. A correlation
 near 0 means that no function of the input's exposure predicts how bright the reference is.
 """
 import argparse
-from os import path as osp
 
 import numpy as np
 from msiagan.data.image_io import read_bgr_uint8
-from msiagan.data.pairing import paired_paths_from_folders, restrict_to_meta_info
+from msiagan.data.pairing import paired_paths_from_root
 from msiagan.entry import run_cli
 from msiagan.errors import InputError
 from msiagan.metrics.gt_mean_metric import grey_mean
@@ -37,9 +36,7 @@ def exposure_stats(pairs):
 
 
 def report(args):
-    pairs = paired_paths_from_folders(osp.join(args.data, 'low'), osp.join(args.data, 'high'))
-    if args.meta_info:
-        pairs = restrict_to_meta_info(pairs, args.meta_info)
+    pairs = paired_paths_from_root(args.data, args.meta_info)
     stats = exposure_stats(pairs)
     print(f"{stats['pairs']} pairs; reference grey mean {stats['reference mean']:.1f} +- "
           f"{stats['reference std']:.1f}; r(input, reference) {stats['r(input, reference)']:.3f}; "

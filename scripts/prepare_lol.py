@@ -16,7 +16,7 @@ from os import path as osp
 from tqdm import tqdm
 
 from msiagan.data.image_io import decode_stored, read_bytes
-from msiagan.data.pairing import paired_paths_from_folders
+from msiagan.data.pairing import paired_paths_from_root
 from msiagan.data.preparation import check_apart, check_output, clear_output, place_file
 from msiagan.entry import run_cli
 from msiagan.errors import InputError
@@ -41,7 +41,7 @@ def inspect_pair(pair):
 
 def check_split(split_dir):
     """The pairs of <split_dir>/{low,high}, all checked; prints a summary line."""
-    pairs = paired_paths_from_folders(osp.join(split_dir, 'low'), osp.join(split_dir, 'high'))
+    pairs = paired_paths_from_root(split_dir)
     with ThreadPoolExecutor() as pool:
         formats = Counter(tqdm(pool.map(inspect_pair, pairs), total=len(pairs), desc=f'check {split_dir}'))
     extensions = {role: sorted({osp.splitext(pair[f'{role}_path'])[1] for pair in pairs}) for role in ('lq', 'gt')}

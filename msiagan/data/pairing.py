@@ -41,6 +41,13 @@ def paired_paths_from_folders(lq_folder, gt_folder):
     return [dict(key=stem, lq_path=lq[stem], gt_path=gt[stem]) for stem in pair_stems(lq, gt, lq_folder, gt_folder)]
 
 
+def paired_paths_from_root(root, meta_info_file=None):
+    """The pairs of ``root``/low and ``root``/high (as paired_paths_from_folders), those ``meta_info_file``
+    lists if given (as restrict_to_meta_info)."""
+    pairs = paired_paths_from_folders(osp.join(root, 'low'), osp.join(root, 'high'))
+    return restrict_to_meta_info(pairs, meta_info_file) if meta_info_file else pairs
+
+
 def read_meta_info(meta_info_file):
     """Stems listed in a BasicSR meta_info file: the first word of each line, extension dropped."""
     try:
