@@ -25,7 +25,7 @@ from msiagan.data.image_io import FULL_SCALE, IMAGE_EXTENSIONS, read_photo, rest
 from msiagan.entry import PACKAGE_DIR, run_cli
 from msiagan.errors import InputError
 from msiagan.fast_inference import optimize_for_inference
-from msiagan.inference import enhance_tensor, find_options, load_generator, load_network_options
+from msiagan.inference import DEFAULT_TILE_PAD, enhance_tensor, find_options, load_generator, load_network_options
 from msiagan.visualize import labelled_grid
 
 DEFAULT_WEIGHTS = osp.join(osp.dirname(PACKAGE_DIR), 'weights', 'msiagan_lol_v1.pth')
@@ -75,13 +75,15 @@ def parse_args(argv=None):
                         help='which weights of a BasicSR checkpoint (default: params_ema if present)')
     parser.add_argument('--tile', type=int, help='process tiles of this many pixels (0: whole image; '
                         f'default: {AUTO_TILE} for images over {AUTO_TILE_PIXELS / 1e6:.1f} MP, else whole)')
-    parser.add_argument('--tile-pad', type=int, default=32, help='context pixels around each tile')
+    parser.add_argument('--tile-pad', type=int, help='context pixels around each tile (default: as far as the '
+                        'network sees, so tiles agree with the whole image; '
+                        f'{DEFAULT_TILE_PAD} for a network that does not say)')
     parser.add_argument('--device', choices=['cpu', 'cuda'], default='cuda' if torch.cuda.is_available() else 'cpu')
     parser.add_argument('--half', action='store_true', help='half precision (GPU only)')
     parser.add_argument('--compare', action='store_true', help='also write <name>_compare.png: input | enhanced')
     parser.add_argument('--debug', action='store_true', help='show the traceback of an error')
     args = parser.parse_args(argv)
-    if (args.tile or 0) < 0 or args.tile_pad < 0:
+    if (args.tile or 0) < 0 or (args.tile_pad or 0) < 0:
         parser.error('--tile and --tile-pad take 0 or more pixels')
     if args.half and args.device != 'cuda':
         parser.error('--half needs --device cuda')

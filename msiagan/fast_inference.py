@@ -14,8 +14,8 @@ float32 rounding), faster. How:
   the stride-2 convs after them, AE1/AE2's full-resolution decoder outputs (a transposed conv followed
   by a stride-2 conv) and AE3's first encoder conv into AE3's second, and AE1/AE2's first encoder
   outputs, where AE3 reads them, by the input patches. 16.3 instead of 25.7 GMAC at 600x400.
-- The 3x3 head and the bottlenecks run through oneDNN in channels-last order; intermediate matrices are
-  reused from call to call (see _BufferPool).
+- The 3x3 head, the bottlenecks and the coarse blocks run through oneDNN in channels-last order;
+  intermediate matrices are reused from call to call (see _BufferPool).
 
 Any other module is returned unchanged.
 """
@@ -118,7 +118,8 @@ def _up(seq, sources, level):
 
 
 def _affine_steps(net):
-    """MSIAGenerator's convs before the head, in the order its forward runs them; bottlenecks as None."""
+    """MSIAGenerator's convs before the head, in the order its forward runs them; bottlenecks and coarse
+    blocks (spatial convs) as None."""
     steps = {}
     for k, ae in (('1', net.ae1), ('2', net.ae2)):
         steps[f'e{k}0'] = _stem(ae.stem)
@@ -133,6 +134,9 @@ def _affine_steps(net):
     for i, down in enumerate(net.down):
         steps[f'e3{i + 1}'] = _down(down, [f'e3{i}', f'd1{3 - i}', f'd2{3 - i}'], i + 1)
     feat = 'e33'
+    if len(net.coarse):
+        steps['c3'] = None
+        feat = 'c3'
     for i, up in enumerate(net.up):
         steps[f'd3{i + 1}'] = _up(up, [feat, f'e1{3 - i}', f'e2{3 - i}'], 3 - i)
         feat = f'd3{i + 1}'
@@ -255,7 +259,7 @@ class _MatmulStep(nn.Module):
 
 
 class _SpatialStep(nn.Module):
-    """A conv module (the bottleneck) on the 1/8-scale map, whose quadtree order is raster order."""
+    """A conv module (a bottleneck, the coarse blocks) on the 1/8-scale map, whose quadtree order is raster order."""
 
     def __init__(self, source, module):
         super().__init__()
@@ -283,9 +287,9 @@ class FastMSIAGenerator(nn.Module):
             affine = _affine_steps(net)
             if all(step is None or isinstance(step.act, nn.Identity) for step in affine.values()):
                 affine = _fold_linear(affine)
-            bottlenecks = {'b1': _SpatialStep('e13', net.ae1.bottleneck),
-                           'b2': _SpatialStep('e23', net.ae2.bottleneck)}
-            self.steps = nn.ModuleDict({name: bottlenecks[name] if step is None else _MatmulStep(step, dtype)
+            spatial = {'b1': _SpatialStep('e13', net.ae1.bottleneck), 'b2': _SpatialStep('e23', net.ae2.bottleneck),
+                       'c3': _SpatialStep('e33', net.coarse)}
+            self.steps = nn.ModuleDict({name: spatial[name] if step is None else _MatmulStep(step, dtype)
                                         for name, step in affine.items()})
             head_conv, head_act = net.head
             self.head_conv = _channels_last(head_conv)
@@ -293,6 +297,7 @@ class FastMSIAGenerator(nn.Module):
             self.register_buffer('last_weight', net.conv_last.weight.detach().flatten(1).t().contiguous())
             self.register_buffer('last_bias', net.conv_last.bias.detach().clone())
         self.context = copy.deepcopy(net.context)
+        self.receptive_radius = net.receptive_radius
         self._last_use = self._last_uses()
         self._pool = _BufferPool()
 

@@ -131,17 +131,23 @@ def fit_generator(network_opt, state_dict, weights):
     return net.eval()
 
 
+DEFAULT_TILE_PAD = 32  # pixels of context around a tile, for networks that do not give their receptive_radius
+
+
 @torch.no_grad()
-def enhance_tensor(net, x, tile=0, tile_pad=32, align=8):
+def enhance_tensor(net, x, tile=0, tile_pad=None, align=8):
     """Run ``net`` on x (N, C, H, W) in [0, 1]; returns (N, C_out, H, W) clamped to [0, 1].
 
     tile > 0 processes tile x tile pieces, each with up to ``tile_pad`` pixels of context on every side,
     so an image larger than memory allows still goes through. Each piece starts on a multiple of
     ``align`` (the generator's total stride), so it sees the same sampling grid as the whole image, and a
-    generator with a global context gets that of the whole image.
+    generator with a global context gets that of the whole image. tile_pad None: the net's
+    ``receptive_radius`` (tiles then give the whole image's result), or DEFAULT_TILE_PAD if it has none.
     """
     if not tile:
         return net(x).clamp_(0, 1)
+    if tile_pad is None:
+        tile_pad = getattr(net, 'receptive_radius', DEFAULT_TILE_PAD)
     context = getattr(net, 'context', None)
     run = net if context is None else partial(net, statistics=context.statistics(x))  # the whole image's
     height, width = x.shape[-2:]

@@ -51,6 +51,34 @@ def test_global_context_starts_as_the_plain_generator_and_sees_the_whole_image()
         assert (with_context(far)[..., 30] - with_context(x)[..., 30]).abs().max() > 1e-3
 
 
+@pytest.mark.parametrize('coarse_blocks', [0, 1, 3])
+def test_receptive_radius_is_exact(coarse_blocks):
+    """A change to one input column reaches output columns receptive_radius away and none further."""
+    torch.manual_seed(0)
+    net = MSIAGenerator(num_feat=8, act='lrelu', coarse_blocks=coarse_blocks).eval()
+    for block in net.coarse:
+        torch.nn.init.normal_(block.proj.weight, 0, 0.3)
+    x = torch.rand(1, 3, 16, 384)
+    changed = x.clone()
+    changed[..., 192] += 1
+    with torch.no_grad():
+        reached = torch.nonzero((net(changed) - net(x)).abs().amax(dim=(0, 1, 2)) > 0).flatten()
+    assert max(192 - reached.min(), reached.max() - 192) == net.receptive_radius
+
+
+def test_coarse_blocks_start_as_the_plain_generator():
+    torch.manual_seed(0)
+    plain = MSIAGenerator(num_feat=8, act='lrelu', global_context=True).eval()
+    coarse = MSIAGenerator(num_feat=8, act='lrelu', global_context=True, coarse_blocks=4).eval()
+    assert count(MSIAGenerator(coarse_blocks=4)) - count(MSIAGenerator()) == 4 * 41088
+    missing = coarse.load_state_dict(plain.state_dict(), strict=False).missing_keys
+    assert missing and all(name.startswith('coarse.') for name in missing)
+    x = torch.rand(1, 3, 40, 56)
+    with torch.no_grad():
+        assert torch.equal(coarse(x), plain(x))  # each block's last conv starts at zero
+    assert plain.receptive_radius == 17 and coarse.receptive_radius == 137
+
+
 def test_variants_share_the_paper_parameter_count():
     assert count(MSIAGenerator(act='lrelu')) == count(MSIAGenerator(act='none'))
 

@@ -84,9 +84,10 @@ def check(tmp_path, opt, *args, is_train=True):
 @pytest.mark.parametrize('options_file', sorted(glob.glob(osp.join(REPO, 'options', '*.yml'))))
 def test_the_shipped_options_files_pass(options_file, monkeypatch):
     monkeypatch.chdir(REPO)  # test_lol.yml's weights path is relative to the working directory, as in BasicSR
-    # stage 2 starts from stage 1's checkpoint, which a fresh clone does not have
-    stage_one = ['--force_yml', 'path:pretrain_network_g=~'] if options_file.endswith('_finetune.yml') else []
-    check_options_argv(['-opt', options_file, *stage_one], is_train=not osp.basename(options_file).startswith('test'))
+    # stages 2 and 3 start from the previous stage's checkpoints, which a fresh clone does not have
+    no_previous_stage = ['--force_yml', 'path:pretrain_network_g=~', 'path:pretrain_network_d=~']
+    check_options_argv(['-opt', options_file, *(no_previous_stage if options_file.endswith('_finetune.yml') else [])],
+                       is_train=not osp.basename(options_file).startswith('test'))
 
 
 @pytest.mark.parametrize('where, value, message', [

@@ -10,7 +10,8 @@ from conftest import REPO
 
 from msiagan.archs import UNetGenerator
 
-OPTIONS = ['lol_gan.yml', 'lol_gan_finetune.yml', 'lol_gan_paper.yml', 'lol_unet_baseline.yml', 'lol_rrdb_baseline.yml']
+OPTIONS = ['lol_gan.yml', 'lol_gan_finetune.yml', 'lol_gan_coarse_finetune.yml', 'lol_gan_paper.yml',
+           'lol_unet_baseline.yml', 'lol_rrdb_baseline.yml']
 
 
 @pytest.mark.parametrize('name', OPTIONS)
@@ -21,7 +22,7 @@ def test_options_file_trains_and_validates_a_step(name, tmp_path):
     for network in ('network_g', 'network_d'):
         opt[network] = dict(opt[network], num_feat=8, **({'num_grow_ch': 4} if 'num_grow_ch' in opt[network] else {}))
     opt['path'].update(models=str(tmp_path), training_states=str(tmp_path), visualization=str(tmp_path),
-                       pretrain_network_g=None)  # stage 2's stage-1 weights are not in a fresh clone
+                       pretrain_network_g=None, pretrain_network_d=None)  # earlier stages' checkpoints: not in a clone
     model = build_model(opt)
     torch.manual_seed(0)
     gt = torch.rand(2, 3, 64, 64)

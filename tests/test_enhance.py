@@ -139,6 +139,22 @@ def test_tiled_agrees_with_whole_image(act, global_context):
     assert (whole - tiled).abs().max() < 1 / 255
 
 
+def test_tiles_get_the_context_the_network_sees_by_default():
+    """3 coarse blocks see 73 pixels away: the default pad (receptive_radius) keeps tiles exact, 24 does not."""
+    torch.manual_seed(0)
+    net = MSIAGenerator(num_feat=8, act='lrelu', coarse_blocks=3).eval()
+    for module in net.modules():  # features of about unit scale, so that far pixels show in the output
+        if isinstance(module, torch.nn.Conv2d):
+            torch.nn.init.normal_(module.weight, 0, module.weight[0].numel() ** -0.5)
+    net.conv_last.weight.data.mul_(0.1)
+    torch.nn.init.constant_(net.conv_last.bias, 0.5)  # outputs inside [0, 1], where clamping hides nothing
+    x = torch.rand(1, 3, 131, 197)
+    whole = enhance_tensor(net, x)
+    assert 0 < whole.min() and whole.max() < 1
+    assert (whole - enhance_tensor(net, x, tile=48)).abs().max() < 1e-6
+    assert (whole - enhance_tensor(net, x, tile=48, tile_pad=24)).abs().max() > 5e-5
+
+
 def test_tiled_cli_agrees_with_whole_image_cli(inputs, checkpoint, tmp_path):
     run('-i', str(inputs / 'deep.png'), '-o', str(tmp_path / 'whole'), '--weights', checkpoint, '--tile', '0')
     run('-i', str(inputs / 'deep.png'), '-o', str(tmp_path / 'tiled'), '--weights', checkpoint, '--tile', '16',

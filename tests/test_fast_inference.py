@@ -55,6 +55,15 @@ def test_global_context_is_kept(act):
         torch.testing.assert_close(fast(x, statistics), net(x, statistics), atol=1e-4, rtol=0)
 
 
+@pytest.mark.parametrize('act', ['none', 'lrelu'])
+def test_coarse_blocks_are_kept(act):
+    net = generator(act, coarse_blocks=2)
+    fast = optimize_for_inference(net)
+    x = torch.rand(2, 3, 45, 67)
+    torch.testing.assert_close(fast(x), eager(net, x), atol=1e-4, rtol=0)
+    assert fast.receptive_radius == net.receptive_radius == 41
+
+
 @pytest.mark.parametrize('num_feat', [16, 64])  # which folds pay off depends on num_feat
 def test_folding_is_exact_in_float64_and_saves_work(num_feat):
     """act 'none': the folded linear stages give the eager result up to float64 rounding, in fewer MACs."""
