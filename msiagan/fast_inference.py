@@ -287,9 +287,8 @@ class FastMSIAGenerator(nn.Module):
             affine = _affine_steps(net)
             if all(step is None or isinstance(step.act, nn.Identity) for step in affine.values()):
                 affine = _fold_linear(affine)
-            spatial = {'b1': _SpatialStep('e13', net.ae1.bottleneck), 'b2': _SpatialStep('e23', net.ae2.bottleneck),
-                       'c3': _SpatialStep('e33', net.coarse)}
-            self.steps = nn.ModuleDict({name: spatial[name] if step is None else _MatmulStep(step, dtype)
+            spatial = {'b1': ('e13', net.ae1.bottleneck), 'b2': ('e23', net.ae2.bottleneck), 'c3': ('e33', net.coarse)}
+            self.steps = nn.ModuleDict({name: _SpatialStep(*spatial[name]) if step is None else _MatmulStep(step, dtype)
                                         for name, step in affine.items()})
             head_conv, head_act = net.head
             self.head_conv = _channels_last(head_conv)

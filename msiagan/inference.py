@@ -138,11 +138,12 @@ DEFAULT_TILE_PAD = 32  # pixels of context around a tile, for networks that do n
 def enhance_tensor(net, x, tile=0, tile_pad=None, align=8):
     """Run ``net`` on x (N, C, H, W) in [0, 1]; returns (N, C_out, H, W) clamped to [0, 1].
 
-    tile > 0 processes tile x tile pieces, each with up to ``tile_pad`` pixels of context on every side,
-    so an image larger than memory allows still goes through. Each piece starts on a multiple of
-    ``align`` (the generator's total stride), so it sees the same sampling grid as the whole image, and a
-    generator with a global context gets that of the whole image. tile_pad None: the net's
-    ``receptive_radius`` (tiles then give the whole image's result), or DEFAULT_TILE_PAD if it has none.
+    tile > 0 processes tile x tile pieces, each with at least ``tile_pad`` pixels of context on every side
+    where the image has them, so an image larger than memory allows still goes through. Each piece starts
+    and, unless the image ends first, ends on a multiple of ``align`` (the generator's total stride), so it
+    sees the same sampling grid as the whole image and is padded only where the image is; a generator with
+    a global context gets that of the whole image. tile_pad None: the net's ``receptive_radius`` (tiles then
+    give the whole image's result), or DEFAULT_TILE_PAD if it has none.
     """
     if not tile:
         return net(x).clamp_(0, 1)
@@ -157,7 +158,9 @@ def enhance_tensor(net, x, tile=0, tile_pad=None, align=8):
             bottom, right = min(top + tile, height), min(left + tile, width)
             context_top = max(top - tile_pad, 0) // align * align
             context_left = max(left - tile_pad, 0) // align * align
-            piece = run(x[..., context_top:min(bottom + tile_pad, height), context_left:min(right + tile_pad, width)])
+            context_bottom = min(-(-(bottom + tile_pad) // align) * align, height)  # padded only at the image's edge
+            context_right = min(-(-(right + tile_pad) // align) * align, width)
+            piece = run(x[..., context_top:context_bottom, context_left:context_right])
             if out is None:
                 out = x.new_empty(x.shape[0], piece.shape[1], height, width)
             out[..., top:bottom, left:right] = piece[..., top - context_top:bottom - context_top,

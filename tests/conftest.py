@@ -14,9 +14,23 @@ import msiagan  # noqa: F401  (registers everything)
 import torch
 from basicsr.models import build_model
 
+from msiagan.archs import MSIAGenerator
 from msiagan.data import PairedLowLightDataset
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+def unit_scale_generator(act, num_feat=16, **options):
+    """A seeded generator whose features keep about unit scale, so that every conv shows in the output."""
+    torch.manual_seed(0)
+    net = MSIAGenerator(num_feat=num_feat, act=act, **options).eval()
+    with torch.no_grad():
+        for module in net.modules():
+            if isinstance(module, (torch.nn.Conv2d, torch.nn.ConvTranspose2d)):
+                fan_in = module.weight.shape[0] if module.transposed else module.weight[0].numel()
+                module.weight.normal_(0, fan_in ** -0.5)
+                module.bias.uniform_(-0.1, 0.1)
+    return net
 
 
 def write_pairs(root, stems, size=(48, 40), lq_ext='.png', gt_ext='.png', seed=0):

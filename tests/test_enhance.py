@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from conftest import REPO
+from conftest import REPO, unit_scale_generator
 from PIL import Image, ImageOps
 
 from msiagan.archs import MSIAGenerator
@@ -141,11 +141,7 @@ def test_tiled_agrees_with_whole_image(act, global_context):
 
 def test_tiles_get_the_context_the_network_sees_by_default():
     """3 coarse blocks see 73 pixels away: the default pad (receptive_radius) keeps tiles exact, 24 does not."""
-    torch.manual_seed(0)
-    net = MSIAGenerator(num_feat=8, act='lrelu', coarse_blocks=3).eval()
-    for module in net.modules():  # features of about unit scale, so that far pixels show in the output
-        if isinstance(module, torch.nn.Conv2d):
-            torch.nn.init.normal_(module.weight, 0, module.weight[0].numel() ** -0.5)
+    net = unit_scale_generator('lrelu', num_feat=8, coarse_blocks=3)  # far pixels show in the output
     net.conv_last.weight.data.mul_(0.1)
     torch.nn.init.constant_(net.conv_last.bias, 0.5)  # outputs inside [0, 1], where clamping hides nothing
     x = torch.rand(1, 3, 131, 197)

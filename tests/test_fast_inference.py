@@ -1,24 +1,12 @@
 import pytest
 import torch
+from conftest import unit_scale_generator as generator
 from torch import nn
 
 from msiagan.archs import MSIAGenerator, PatchGANDiscriminator
 from msiagan.fast_inference import FastMSIAGenerator, optimize_for_inference
 from msiagan.inference import enhance_tensor
 from msiagan.profiling import count_macs
-
-
-def generator(act, num_feat=16, **options):
-    """A seeded generator whose features keep about unit scale, so that every conv shows in the output."""
-    torch.manual_seed(0)
-    net = MSIAGenerator(num_feat=num_feat, act=act, **options).eval()
-    with torch.no_grad():
-        for module in net.modules():
-            if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
-                fan_in = module.weight.shape[0] if module.transposed else module.weight[0].numel()
-                module.weight.normal_(0, fan_in ** -0.5)
-                module.bias.uniform_(-0.1, 0.1)
-    return net
 
 
 def eager(net, x):
