@@ -24,7 +24,7 @@ import msiagan  # noqa: F401  (first: makes basicsr importable)
 from basicsr.archs import build_network
 from msiagan.fast_inference import optimize_for_inference
 from msiagan.entry import run_cli
-from msiagan.inference import enhance_tensor, load_generator, load_network_options
+from msiagan.inference import DEFAULT_TILE_PAD, enhance_tensor, load_generator, load_network_options
 from msiagan.profiling import count_gmac, count_parameters
 
 SIZE = (400, 600)  # H, W of a LOL-v1 image
@@ -135,7 +135,8 @@ def report_generator(label, network_opt, weights, args):
           f'max |optimized - eager| {difference:.2e}')
     for path in PATHS if args.eager_4k else ('optimized',):
         before, peak, seconds = peak_rss(network_opt, weights, path, SIZE_4K, args.tile, args.tile_pad, args.threads)
-        print(f'{SIZE_4K[1]}x{SIZE_4K[0]} on the CPU, {path}, tile {args.tile} pad {args.tile_pad}: '
+        pad = args.tile_pad if args.tile_pad is not None else getattr(net, 'receptive_radius', DEFAULT_TILE_PAD)
+        print(f'{SIZE_4K[1]}x{SIZE_4K[0]} on the CPU, {path}, tile {args.tile} pad {pad}: '
               f'peak RSS {peak:.0f} MiB ({peak / 1024:.2f} GiB; {before:.0f} before the image), {seconds:.1f} s')
     if torch.cuda.is_available():
         report_gpu(net.cuda(), args.batch)
@@ -164,7 +165,9 @@ def benchmark():
     parser.add_argument('--threads', type=int, default=2, help='CPU threads')
     parser.add_argument('--runs', type=int, default=10, help='timed CPU runs of each path')
     parser.add_argument('--tile', type=int, default=512, help='tile size for the 3840x2160 image')
-    parser.add_argument('--tile-pad', type=int, default=32)
+    parser.add_argument('--tile-pad', type=int,
+                        help="pixels of context around each tile (default: the generator's receptive_radius, as "
+                             'msiagan-enhance)')
     parser.add_argument('--eager-4k', action='store_true', help='also measure eager on the 3840x2160 image (slow)')
     parser.add_argument('--batch', type=int, default=8, help='GPU batch size besides 1')
     parser.add_argument('--debug', action='store_true', help='show the traceback of an input error')

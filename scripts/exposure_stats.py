@@ -2,52 +2,76 @@
 
     python scripts/exposure_stats.py --data datasets/LOL-v1/our485 \\
         --meta-info msiagan/data/meta_info/lol_v1_train.txt
+    python scripts/exposure_stats.py --data datasets/LOL-v1/our485 \\
+        --meta-info msiagan/data/meta_info/lol_v1_val.txt --grey-level 117.2   # the training split's average
 
 prints, over the pairs, the references' grey means (average and standard deviation), the Pearson
 correlation of the inputs' grey means, and of log(1 + them), with the references' grey means, and the
 brightness error of the best constant guess: the mean |reference grey mean - their average|. Grey means
 are msiagan.metrics.gt_mean_metric.grey_mean, in grey levels of [0, 255], as compare.py's brightness error. A correlation
 near 0 means that no function of the input's exposure predicts how bright the reference is.
+
+It also prints the PSNR at one fixed exposure: the mean PSNR (BasicSR's, RGB, crop_border 0) of each reference
+rescaled to the grey mean --grey-level (default: the references' average) against itself. That is what an
+enhancer right in everything but the exposure, which it set to that one level for every image, would score:
+the ceiling of plain PSNR for models whose exposure does not follow the reference's. Give the training split's
+average for another split, so that the level is not fitted to the split it is scored on.
 """
 import argparse
 
+import msiagan  # noqa: F401  (first: makes basicsr importable)
 import numpy as np
+from basicsr.metrics import calculate_psnr
 from msiagan.data.image_io import read_bgr_uint8
 from msiagan.data.pairing import paired_paths_from_root
 from msiagan.entry import run_cli
 from msiagan.errors import InputError
-from msiagan.metrics.gt_mean_metric import grey_mean
+from msiagan.metrics.gt_mean_metric import grey_mean, scale_to_grey_mean
 
 
-def exposure_stats(pairs):
-    """Dict of the statistics above for [{'lq_path', 'gt_path'}] (at least two pairs)."""
+def fixed_exposure_psnr(references, level):
+    """Mean PSNR (dB) of each uint8 BGR reference rescaled to grey mean ``level`` (of [0, 255]) against itself."""
+    return float(np.mean([calculate_psnr(scale_to_grey_mean(ref, level), ref, crop_border=0) for ref in references]))
+
+
+def exposure_stats(pairs, grey_level=None):
+    """Dict of the statistics above for [{'lq_path', 'gt_path'}] (at least two pairs); ``grey_level`` as --grey-level."""
     if len(pairs) < 2:
         raise InputError(f'{len(pairs)} pair(s): a correlation needs at least two')
-    means = np.array([[grey_mean(read_bgr_uint8(pair[key])) for key in ('lq_path', 'gt_path')] for pair in pairs])
-    inputs, references = means[:, 0], means[:, 1]
+    references = [read_bgr_uint8(pair['gt_path']) for pair in pairs]
+    inputs = np.array([grey_mean(read_bgr_uint8(pair['lq_path'])) for pair in pairs])
+    reference_means = np.array([grey_mean(ref) for ref in references])
+    level = reference_means.mean() if grey_level is None else grey_level
     return {
         'pairs': len(pairs),
-        'reference mean': references.mean(),
-        'reference std': references.std(),
-        'r(input, reference)': np.corrcoef(inputs, references)[0, 1],
-        'r(log input, reference)': np.corrcoef(np.log(inputs + 1), references)[0, 1],
-        'constant-guess error': np.abs(references - references.mean()).mean(),
+        'reference mean': reference_means.mean(),
+        'reference std': reference_means.std(),
+        'r(input, reference)': np.corrcoef(inputs, reference_means)[0, 1],
+        'r(log input, reference)': np.corrcoef(np.log(inputs + 1), reference_means)[0, 1],
+        'constant-guess error': np.abs(reference_means - reference_means.mean()).mean(),
+        'fixed grey level': level,
+        'fixed-exposure PSNR': fixed_exposure_psnr(references, level),
     }
 
 
 def report(args):
     pairs = paired_paths_from_root(args.data, args.meta_info)
-    stats = exposure_stats(pairs)
+    if args.grey_level is not None and not 0 < args.grey_level <= 255:
+        raise InputError(f'--grey-level {args.grey_level}: must be in (0, 255]')
+    stats = exposure_stats(pairs, args.grey_level)
     print(f"{stats['pairs']} pairs; reference grey mean {stats['reference mean']:.1f} +- "
           f"{stats['reference std']:.1f}; r(input, reference) {stats['r(input, reference)']:.3f}; "
           f"r(log input, reference) {stats['r(log input, reference)']:.3f}; brightness error of the best "
-          f"constant guess {stats['constant-guess error']:.1f} grey levels")
+          f"constant guess {stats['constant-guess error']:.1f} grey levels; PSNR at one fixed exposure (grey level "
+          f"{stats['fixed grey level']:.1f}) {stats['fixed-exposure PSNR']:.2f} dB")
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--data', required=True, help='folder with low/ and high/ (pairs by file stem)')
     parser.add_argument('--meta-info', help='use only the stems this meta_info file lists (e.g. the training split)')
+    parser.add_argument('--grey-level', type=float,
+                        help="the fixed exposure's grey mean in [0, 255] (default: the references' average)")
     parser.add_argument('--debug', action='store_true', help='show the traceback of an input error')
     args = parser.parse_args(argv)
     run_cli('exposure_stats.py', lambda: report(args))

@@ -31,10 +31,24 @@ def test_a_reference_that_follows_the_input_correlates_and_one_that_does_not_doe
     assert independent['constant-guess error'] == pytest.approx(30)
 
 
+def test_fixed_exposure_psnr_is_that_of_references_rescaled_to_one_grey_level(tmp_path):
+    """Flat references at 100 and 140: at their average, 120, each is off by 20 grey levels everywhere."""
+    pairs = write_flat_pairs(tmp_path, [(10, 100), (20, 140)])
+    at_average = exposure_stats.exposure_stats(pairs)
+    assert at_average['fixed grey level'] == pytest.approx(120)
+    assert at_average['fixed-exposure PSNR'] == pytest.approx(20 * np.log10(255 / 20))
+    at_110 = exposure_stats.exposure_stats(pairs, grey_level=110)
+    assert at_110['fixed-exposure PSNR'] == pytest.approx((20 * np.log10(255 / 10) + 20 * np.log10(255 / 30)) / 2)
+
+
 def test_prints_one_line_and_names_a_meta_info_stem_without_pair(tmp_path, capsys):
     write_flat_pairs(tmp_path, [(10, 100), (20, 120), (40, 160)])
     assert run_script(exposure_stats, '--data', tmp_path) is None
-    assert capsys.readouterr().out.startswith('3 pairs; reference grey mean 126.7 +- ')
+    out = capsys.readouterr().out
+    assert out.startswith('3 pairs; reference grey mean 126.7 +- ')
+    psnr = np.mean([20 * np.log10(255 / abs(380 / 3 - level)) for level in (100, 120, 160)])
+    assert out.rstrip().endswith(f'PSNR at one fixed exposure (grey level 126.7) {psnr:.2f} dB')
+    assert "--grey-level 300.0: must be in (0, 255]" in run_script(exposure_stats, '--data', tmp_path, '--grey-level', 300)
     (tmp_path / 'meta.txt').write_text('0\n7\n')
     error = run_script(exposure_stats, '--data', tmp_path, '--meta-info', tmp_path / 'meta.txt')
     assert "lists '7', which is not among the data pairs" in error

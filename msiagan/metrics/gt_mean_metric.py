@@ -11,12 +11,17 @@ def grey_mean(img):
     return float(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY).mean())
 
 
+def scale_to_grey_mean(img, level):
+    """Scale a uint8 (H, W, 3) BGR image so its grey mean is ``level`` (before clipping); float64 in [0, 255]."""
+    return np.clip(img.astype(np.float64) * level / max(grey_mean(img), 1e-6), 0, 255)
+
+
 def match_gt_mean(img, img2):
     """Scale ``img`` so its grey mean equals that of the reference ``img2``; both uint8 (H, W, 3) BGR.
 
     Returns float64 in [0, 255].
     """
-    return np.clip(img.astype(np.float64) * grey_mean(img2) / max(grey_mean(img), 1e-6), 0, 255)
+    return scale_to_grey_mean(img, grey_mean(img2))
 
 
 @METRIC_REGISTRY.register()
