@@ -134,6 +134,12 @@ def fit_generator(network_opt, state_dict, weights):
 DEFAULT_TILE_PAD = 32  # pixels of context around a tile, for networks that do not give their receptive_radius
 
 
+def tile_context(net, tile_pad=None):
+    """Pixels of context around each tile: ``tile_pad``, else the net's ``receptive_radius`` (with which tiles give
+    the whole image's result), else DEFAULT_TILE_PAD."""
+    return tile_pad if tile_pad is not None else getattr(net, 'receptive_radius', DEFAULT_TILE_PAD)
+
+
 @torch.no_grad()
 def enhance_tensor(net, x, tile=0, tile_pad=None, align=8):
     """Run ``net`` on x (N, C, H, W) in [0, 1]; returns (N, C_out, H, W) clamped to [0, 1].
@@ -143,12 +149,13 @@ def enhance_tensor(net, x, tile=0, tile_pad=None, align=8):
     and, unless the image ends first, ends on a multiple of ``align`` (the generator's total stride), so it
     sees the same sampling grid as the whole image and is padded only where the image is; a generator with
     a global context gets that of the whole image. tile_pad None: the net's ``receptive_radius`` (tiles then
-    give the whole image's result), or DEFAULT_TILE_PAD if it has none.
+    give the whole image's result), or DEFAULT_TILE_PAD if it has none (``tile_context``).
     """
+    if tile < 0 or (tile_pad or 0) < 0:
+        raise InputError(f'tile {tile}, tile_pad {tile_pad}: take 0 or more pixels')
     if not tile:
         return net(x).clamp_(0, 1)
-    if tile_pad is None:
-        tile_pad = getattr(net, 'receptive_radius', DEFAULT_TILE_PAD)
+    tile_pad = tile_context(net, tile_pad)
     context = getattr(net, 'context', None)
     run = net if context is None else partial(net, statistics=context.statistics(x))  # the whole image's
     height, width = x.shape[-2:]

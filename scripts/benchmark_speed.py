@@ -24,7 +24,7 @@ import msiagan  # noqa: F401  (first: makes basicsr importable)
 from basicsr.archs import build_network
 from msiagan.fast_inference import optimize_for_inference
 from msiagan.entry import run_cli
-from msiagan.inference import DEFAULT_TILE_PAD, enhance_tensor, load_generator, load_network_options
+from msiagan.inference import enhance_tensor, tile_context, load_generator, load_network_options
 from msiagan.profiling import count_gmac, count_parameters
 
 SIZE = (400, 600)  # H, W of a LOL-v1 image
@@ -135,8 +135,8 @@ def report_generator(label, network_opt, weights, args):
           f'max |optimized - eager| {difference:.2e}')
     for path in PATHS if args.eager_4k else ('optimized',):
         before, peak, seconds = peak_rss(network_opt, weights, path, SIZE_4K, args.tile, args.tile_pad, args.threads)
-        pad = args.tile_pad if args.tile_pad is not None else getattr(net, 'receptive_radius', DEFAULT_TILE_PAD)
-        print(f'{SIZE_4K[1]}x{SIZE_4K[0]} on the CPU, {path}, tile {args.tile} pad {pad}: '
+        tiles = f'tile {args.tile} pad {tile_context(net, args.tile_pad)}' if args.tile else 'whole'
+        print(f'{SIZE_4K[1]}x{SIZE_4K[0]} on the CPU, {path}, {tiles}: '
               f'peak RSS {peak:.0f} MiB ({peak / 1024:.2f} GiB; {before:.0f} before the image), {seconds:.1f} s')
     if torch.cuda.is_available():
         report_gpu(net.cuda(), args.batch)
@@ -174,6 +174,11 @@ def benchmark():
     args = parser.parse_args()
     if args.weights and not args.opt:
         parser.error('--weights needs -opt, the options file of the network they fit')
+    for name in ('threads', 'runs', 'batch'):
+        if getattr(args, name) < 1:
+            parser.error(f'--{name} {getattr(args, name)}: must be at least 1')
+    if args.tile < 0 or (args.tile_pad or 0) < 0:
+        parser.error('--tile and --tile-pad take 0 or more pixels')
     torch.set_num_threads(args.threads)
     for label, network_opt, weights in generator_specs(args):
         report_generator(label, network_opt, weights, args)

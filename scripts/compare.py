@@ -34,15 +34,17 @@ METRICS = {'PSNR': calculate_psnr, 'SSIM': calculate_ssim, 'PSNR (GT-mean)': cal
            'SSIM (GT-mean)': calculate_ssim_gtmean, 'brightness error': calculate_brightness_error}
 
 
-def evaluate(net, pairs, device):
-    """(mean of each METRICS entry over the pairs, {stem: enhanced uint8 BGR})."""
-    scores, outputs = {name: [] for name in METRICS}, {}
+def evaluate(net, pairs, device, keep=()):
+    """(mean of each METRICS entry over the pairs, {stem: enhanced uint8 BGR} for the stems in ``keep``)."""
+    scores, kept = {name: [] for name in METRICS}, {}
     for pair in pairs:
         low, high = read_bgr_uint8(pair['lq_path']), read_bgr_uint8(pair['gt_path'])
-        outputs[pair['key']] = enhance_bgr_uint8(net, low, device)
+        output = enhance_bgr_uint8(net, low, device)
         for name, metric in METRICS.items():
-            scores[name].append(metric(outputs[pair['key']], high, crop_border=0))
-    return {name: float(np.mean(values)) for name, values in scores.items()}, outputs
+            scores[name].append(metric(output, high, crop_border=0))
+        if pair['key'] in keep:
+            kept[pair['key']] = output
+    return {name: float(np.mean(values)) for name, values in scores.items()}, kept
 
 
 def cpu_latency_ms(net, threads, repeats):
@@ -87,6 +89,11 @@ def compare():
     parser.add_argument('--repeats', type=int, default=5, help='timed runs for the latency column (0: skip)')
     parser.add_argument('--debug', action='store_true', help='show the traceback of an input error')
     args = parser.parse_args()
+    for name, value, least in (('threads', args.threads, 1), ('repeats', args.repeats, 0)):
+        if value < least:
+            parser.error(f'--{name} {value}: must be at least {least}')
+    if args.grid_scale <= 0:
+        parser.error(f'--grid-scale {args.grid_scale}: must be above 0')
 
     pairs = paired_paths_from_root(args.data, args.meta_info)
     stems = args.images if args.images is not None else [pairs[0]['key']]
@@ -98,7 +105,7 @@ def compare():
     rows, enhanced = [], {}
     for label, network, weights in args.model:
         net = load_generator(network_options_from(network), weights, device=args.device)
-        scores, enhanced[label] = evaluate(net, pairs, args.device)
+        scores, enhanced[label] = evaluate(net, pairs, args.device, keep=set(stems))
         rows.append({
             'model': label, **scores,
             'params (M)': count_parameters(net) / 1e6,

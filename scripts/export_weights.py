@@ -44,6 +44,7 @@ def main(argv=None):
     parser.add_argument('-opt', '--options', help="options file with network_g (default: the experiment's copy)")
     parser.add_argument('--param-key', choices=['params', 'params_ema'],
                         help='which weights of the checkpoint (default: params_ema if present)')
+    parser.add_argument('--debug', action='store_true', help='show the traceback of an input error')
     args = parser.parse_args(argv)
     run_cli('export_weights.py', lambda: report(args))
 

@@ -8,11 +8,12 @@
 prints, over the pairs, the references' grey means (average and standard deviation), the Pearson
 correlation of the inputs' grey means, and of log(1 + them), with the references' grey means, and the
 brightness error of the best constant guess: the mean |reference grey mean - their average|. Grey means
-are msiagan.metrics.gt_mean_metric.grey_mean, in grey levels of [0, 255], as compare.py's brightness error. A correlation
-near 0 means that no function of the input's exposure predicts how bright the reference is.
+are msiagan.metrics.gt_mean_metric.grey_mean, in grey levels of [0, 255], as compare.py's brightness error.
+A correlation near 0 means that no function of the input's exposure predicts how bright the reference is.
 
-It also prints the PSNR at one fixed exposure: the mean PSNR (BasicSR's, RGB, crop_border 0) of each reference
-rescaled to the grey mean --grey-level (default: the references' average) against itself. That is what an
+It also prints the PSNR at one fixed exposure: the mean PSNR (BasicSR's, RGB, crop_border 0; each capped at
+MAX_PSNR, as a reference already at the level would score infinity) of each reference rescaled to the grey
+mean --grey-level (default: the references' average) against itself. That is what an
 enhancer right in everything but the exposure, which it set to that one level for every image, would score:
 the ceiling of plain PSNR for models whose exposure does not follow the reference's. Give the training split's
 average for another split, so that the level is not fitted to the split it is scored on.
@@ -29,18 +30,28 @@ from msiagan.errors import InputError
 from msiagan.metrics.gt_mean_metric import grey_mean, scale_to_grey_mean
 
 
-def fixed_exposure_psnr(references, level):
-    """Mean PSNR (dB) of each uint8 BGR reference rescaled to grey mean ``level`` (of [0, 255]) against itself."""
-    return float(np.mean([calculate_psnr(scale_to_grey_mean(ref, level), ref, crop_border=0) for ref in references]))
+MAX_PSNR = 100.0  # dB
+
+
+def fixed_exposure_psnr(reference_paths, level):
+    """Mean PSNR (dB, each at most MAX_PSNR) of each reference rescaled to grey mean ``level`` (of [0, 255])
+    against itself."""
+    scores = []
+    for path in reference_paths:
+        reference = read_bgr_uint8(path)
+        scores.append(min(calculate_psnr(scale_to_grey_mean(reference, level), reference, crop_border=0), MAX_PSNR))
+    return float(np.mean(scores))
 
 
 def exposure_stats(pairs, grey_level=None):
-    """Dict of the statistics above for [{'lq_path', 'gt_path'}] (at least two pairs); ``grey_level`` as --grey-level."""
+    """Dict of the statistics above for [{'lq_path', 'gt_path'}] (at least two pairs); grey_level: --grey-level."""
     if len(pairs) < 2:
         raise InputError(f'{len(pairs)} pair(s): a correlation needs at least two')
-    references = [read_bgr_uint8(pair['gt_path']) for pair in pairs]
     inputs = np.array([grey_mean(read_bgr_uint8(pair['lq_path'])) for pair in pairs])
-    reference_means = np.array([grey_mean(ref) for ref in references])
+    reference_means = np.array([grey_mean(read_bgr_uint8(pair['gt_path'])) for pair in pairs])
+    black = [pair['gt_path'] for pair, mean in zip(pairs, reference_means) if mean == 0]
+    if black:
+        raise InputError(f'{black[0]}: reference is black (grey mean 0), so it has no exposure to compare')
     level = reference_means.mean() if grey_level is None else grey_level
     return {
         'pairs': len(pairs),
@@ -50,7 +61,7 @@ def exposure_stats(pairs, grey_level=None):
         'r(log input, reference)': np.corrcoef(np.log(inputs + 1), reference_means)[0, 1],
         'constant-guess error': np.abs(reference_means - reference_means.mean()).mean(),
         'fixed grey level': level,
-        'fixed-exposure PSNR': fixed_exposure_psnr(references, level),
+        'fixed-exposure PSNR': fixed_exposure_psnr([pair['gt_path'] for pair in pairs], level),
     }
 
 

@@ -13,6 +13,8 @@ from os import path as osp
 
 import cv2
 import numpy as np
+from msiagan.entry import run_cli
+from msiagan.errors import InputError
 from skimage import data as skdata
 
 TRAIN_PHOTOS = ('astronaut', 'rocket', 'motorcycle_left', 'motorcycle_right', 'immunohistochemistry')
@@ -60,7 +62,7 @@ def write_pair(out_dir, name, high, low):
         cv2.imwrite(path, cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--out', default='datasets/demo', help='output folder')
     parser.add_argument('--size', type=int, nargs=2, default=(360, 240), metavar=('W', 'H'), help='image size')
@@ -68,8 +70,22 @@ def main():
     parser.add_argument('--exposure', type=float, nargs=2, default=(0.02, 0.08), metavar=('MIN', 'MAX'),
                         help='range of the kept fraction of light, drawn uniformly per image')
     parser.add_argument('--seed', type=int, default=0)
-    args = parser.parse_args()
+    parser.add_argument('--debug', action='store_true', help='show the traceback of an input error')
+    args = parser.parse_args(argv)
+    run_cli('make_demo_data.py', lambda: make_demo_data(args))
 
+
+def check_args(args):
+    if min(args.size) < 16:
+        raise InputError(f'--size {args.size[0]} {args.size[1]}: width and height must be at least 16 pixels')
+    if args.variants < 1:
+        raise InputError(f'--variants {args.variants}: must be at least 1')
+    if not 0 < args.exposure[0] <= args.exposure[1] <= 1:
+        raise InputError(f'--exposure {args.exposure[0]} {args.exposure[1]}: need 0 < MIN <= MAX <= 1')
+
+
+def make_demo_data(args):
+    check_args(args)
     rng = np.random.default_rng(args.seed)
     for split in ('train', 'val'):
         for folder in ('high', 'low'):

@@ -7,7 +7,8 @@ from os import path as osp
 import cv2
 import torch
 import yaml
-from conftest import REPO, write_pairs
+import pytest
+from conftest import REPO, load_script, write_pairs
 
 from msiagan.archs import MSIAGenerator
 
@@ -41,3 +42,17 @@ def test_compare_two_models(tmp_path):
     grid = cv2.imread(str(out / 'grid_a.png'))
     assert grid.shape[1] == 4 * 20 + 3 * 4  # input | small | paper | reference at half size, 4-pixel gaps
     assert (out / 'grid_b.png').is_file()
+
+
+
+def test_bad_numbers_are_named(tmp_path, monkeypatch, capsys):
+    """Each refused before any data or model is read (neither exists here)."""
+    compare = load_script('compare')
+    base = ['compare.py', '--data', str(tmp_path / 'none'), '--model', 'x', 'MSIAGenerator', 'missing.pth']
+    for option, value, message in (('--threads', '0', '--threads 0: must be at least 1'),
+                                   ('--repeats', '-1', '--repeats -1: must be at least 0'),
+                                   ('--grid-scale', '0', '--grid-scale 0.0: must be above 0')):
+        monkeypatch.setattr(sys, 'argv', base + [option, value])
+        with pytest.raises(SystemExit) as stop:
+            compare.compare()
+        assert stop.value.code == 2 and message in capsys.readouterr().err

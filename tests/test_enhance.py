@@ -14,6 +14,7 @@ from msiagan.archs import MSIAGenerator
 from msiagan.data.image_io import read_photo
 from msiagan.enhance import main as enhance_main
 from msiagan.inference import enhance_tensor, load_generator, load_network_options
+from msiagan.errors import InputError
 
 NETWORK = {'type': 'MSIAGenerator', 'num_feat': 8, 'act': 'lrelu'}
 
@@ -140,7 +141,7 @@ def test_tiled_agrees_with_whole_image(act, global_context):
 
 
 def test_tiles_get_the_context_the_network_sees_by_default():
-    """3 coarse blocks see 73 pixels away: the default pad (receptive_radius) keeps tiles exact, 24 does not."""
+    """3 coarse blocks see 74 pixels away: the default pad (receptive_radius) keeps tiles exact, 24 does not."""
     net = unit_scale_generator('lrelu', num_feat=8, coarse_blocks=3)  # far pixels show in the output
     net.conv_last.weight.data.mul_(0.1)
     torch.nn.init.constant_(net.conv_last.bias, 0.5)  # outputs inside [0, 1], where clamping hides nothing
@@ -160,16 +161,20 @@ def test_tiled_cli_agrees_with_whole_image_cli(inputs, checkpoint, tmp_path):
     assert np.abs(whole - tiled).max() <= 65535 / 255
 
 
-def test_refuses_to_overwrite_inputs_or_merge_names(inputs, checkpoint, tmp_path):
+def test_refuses_to_overwrite_inputs_or_merge_names(inputs, checkpoint, tmp_path, capsys):
     code = run('-i', str(inputs), '-o', str(inputs), '--weights', checkpoint)
     assert 'would overwrite the input' in str(code)
     (tmp_path / 'other').mkdir()
     cv2.imwrite(str(tmp_path / 'other' / 'grey.png'), np.zeros((8, 8), np.uint8))
     code = run('-i', str(tmp_path / '*' / 'grey.png'), '-o', str(tmp_path / 'out'), '--weights', checkpoint)
     assert 'would both be written as' in str(code)
-    assert run('-i', str(inputs / 'grey.png'), '-o', str(inputs / 'grey.png'), '--weights', checkpoint) != 0
-    with pytest.raises(SystemExit):
-        enhance_main(['-i', str(inputs), '-o', str(tmp_path / 'o'), '--tile', '-1'])
+    code = run('-i', str(inputs / 'grey.png'), '-o', str(inputs / 'grey.png'), '--weights', checkpoint)
+    assert 'grey.png: is a file, not a folder' in str(code)
+    capsys.readouterr()
+    assert run('-i', str(inputs), '-o', str(tmp_path / 'o'), '--tile', '-1') == 2
+    assert '--tile and --tile-pad take 0 or more pixels' in capsys.readouterr().err
+    with pytest.raises(InputError, match='tile -1, tile_pad None: take 0 or more pixels'):
+        enhance_tensor(MSIAGenerator(num_feat=8), torch.rand(1, 3, 16, 16), tile=-1)
 
 
 @pytest.mark.parametrize('orientation', range(1, 9))

@@ -5,6 +5,7 @@ import cv2
 import numpy as np
 import pytest
 from conftest import load_script, run_script
+from msiagan.errors import InputError
 
 exposure_stats = load_script('exposure_stats')
 
@@ -39,6 +40,14 @@ def test_fixed_exposure_psnr_is_that_of_references_rescaled_to_one_grey_level(tm
     assert at_average['fixed-exposure PSNR'] == pytest.approx(20 * np.log10(255 / 20))
     at_110 = exposure_stats.exposure_stats(pairs, grey_level=110)
     assert at_110['fixed-exposure PSNR'] == pytest.approx((20 * np.log10(255 / 10) + 20 * np.log10(255 / 30)) / 2)
+    at_100 = exposure_stats.exposure_stats(pairs, grey_level=100)  # the first is already there: capped, not inf
+    assert at_100['fixed-exposure PSNR'] == pytest.approx((exposure_stats.MAX_PSNR + 20 * np.log10(255 / 40)) / 2)
+
+
+def test_a_black_reference_is_named(tmp_path):
+    pairs = write_flat_pairs(tmp_path, [(10, 100), (20, 0)])
+    with pytest.raises(InputError, match=r'1\.png: reference is black \(grey mean 0\)'):
+        exposure_stats.exposure_stats(pairs)
 
 
 def test_prints_one_line_and_names_a_meta_info_stem_without_pair(tmp_path, capsys):
@@ -48,7 +57,8 @@ def test_prints_one_line_and_names_a_meta_info_stem_without_pair(tmp_path, capsy
     assert out.startswith('3 pairs; reference grey mean 126.7 +- ')
     psnr = np.mean([20 * np.log10(255 / abs(380 / 3 - level)) for level in (100, 120, 160)])
     assert out.rstrip().endswith(f'PSNR at one fixed exposure (grey level 126.7) {psnr:.2f} dB')
-    assert "--grey-level 300.0: must be in (0, 255]" in run_script(exposure_stats, '--data', tmp_path, '--grey-level', 300)
+    error = run_script(exposure_stats, '--data', tmp_path, '--grey-level', 300)
+    assert '--grey-level 300.0: must be in (0, 255]' in error
     (tmp_path / 'meta.txt').write_text('0\n7\n')
     error = run_script(exposure_stats, '--data', tmp_path, '--meta-info', tmp_path / 'meta.txt')
     assert "lists '7', which is not among the data pairs" in error

@@ -82,7 +82,7 @@ class DilatedResidualBlock(nn.Module):
 
 
 class ImageContext(nn.Module):
-    """What a 20x20-pixel receptive field cannot see: the exposure of the whole image.
+    """What a receptive field of 20 to 28 pixels cannot see: the exposure of the whole image.
 
     ``statistics(x)`` reduces x (N, C, H, W) in [0, 1] to (N, 2C): the log of each channel's mean and standard
     deviation over H and W. ``forward(x, statistics=None)`` maps them (those given, else x's) through a small
@@ -136,8 +136,9 @@ class MSIAGenerator(nn.Module):
 
     Attributes:
         receptive_radius (int): No output pixel depends on an input pixel further away than this, in rows or
-            columns: 17, plus 8 * (2**coarse_blocks - 1). Tiles with this much context give the whole image's
-            result.
+            columns: 18, plus 8 * (2**coarse_blocks - 1). Tiles with this much context give the whole image's
+            result. (Without coarse blocks an output pixel sees a window of 20 to 28 pixels, depending on its
+            position in the 8-pixel grid, reaching up to 10 pixels one way and 18 the other.)
     """
 
     def __init__(self, num_in_ch=3, num_out_ch=3, num_feat=64, act='none', global_context=False, coarse_blocks=0):
@@ -151,7 +152,7 @@ class MSIAGenerator(nn.Module):
         self.conv_last = nn.Conv2d(num_feat, num_out_ch, 1)
         self.context = ImageContext(num_in_ch, num_feat) if global_context else None
         self.coarse = nn.Sequential(*[DilatedResidualBlock(num_feat, 2**i, act) for i in range(coarse_blocks)])
-        self.receptive_radius = 17 + 8 * (2**coarse_blocks - 1)
+        self.receptive_radius = 18 + 8 * (2**coarse_blocks - 1)
 
     def forward(self, x, statistics=None):
         """x: (N, num_in_ch, H, W), [0, 1] -> (N, num_out_ch, H, W).
