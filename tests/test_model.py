@@ -73,6 +73,22 @@ def test_ema_generator_follows_batchnorm_statistics(tmp_path):
     assert live['down.1.2.running_mean'].abs().sum() > 0
 
 
+def test_ema_starts_as_the_loaded_live_generator(tmp_path):
+    """From weights without global_context (strict_load_g false) and with a params_ema unlike params: the EMA
+    starts as the live generator, not with its own random context layers or from the other key."""
+    plain = make_model(tmp_path)
+    params = plain.net_g.state_dict()
+    checkpoint = tmp_path / 'plain.pth'
+    torch.save({'params': params, 'params_ema': {name: value + 1 for name, value in params.items()}}, checkpoint)
+    model = make_model(tmp_path, network_g=dict(plain.opt['network_g'], global_context=True),
+                       path={'pretrain_network_g': str(checkpoint), 'param_key_g': 'params', 'strict_load_g': False})
+    live, ema = model.net_g.state_dict(), model.net_g_ema.state_dict()
+    assert any(name.startswith('context.') for name in live)
+    for name, value in live.items():
+        assert torch.equal(ema[name], value), name
+    assert torch.equal(live['conv_last.weight'], params['conv_last.weight'])
+
+
 def test_weights_that_do_not_fit_or_are_not_weights_are_named(tmp_path):
     model = make_model(tmp_path)
     path = tmp_path / 'net_g.pth'

@@ -45,6 +45,10 @@ class MSIAGANModel(DistributedModelMixin, AtomicCheckpointMixin, SRGANModel):
         if not self.opt.get('network_d'):
             raise InputError('network_d is missing (MSIAGANModel needs a discriminator)')
         super().init_training_settings()
+        if self.ema_decay > 0 and not self.opt['path'].get('resume_state'):
+            # BasicSR builds net_g_ema apart and loads it from pretrain_network_g's params_ema, whatever
+            # param_key_g says; layers that file lacks (strict_load_g: false) keep their own random init
+            self.model_ema(0)  # so the EMA starts as the live generator, as loaded
         self.cri_mac = build_loss(train_opt['mac_opt']).to(self.device) if train_opt.get('mac_opt') else None
         self.cri_ssim = build_loss(train_opt['ssim_opt']).to(self.device) if train_opt.get('ssim_opt') else None
         self.condition_d = train_opt.get('condition_d', True)
