@@ -54,6 +54,19 @@ def test_whole_frame_batches_need_one_size(tmp_path):
     assert len(make_dataset(lq_dir, gt_dir, phase='train', gt_size=None, resize=[32, 32], batch_size_per_gpu=2)) == 2
 
 
+def test_whole_frame_batches_are_not_turned(tmp_path):
+    """use_rot would turn some non-square frames of a batch 90 degrees: refused; square frames are fine."""
+    lq_dir, gt_dir = write_pairs(str(tmp_path), ['a', 'b'], size=(48, 40))
+    with pytest.raises(InputError, match=r'and use_rot: a 90-degree turn makes a 48x40 frame 40x48'):
+        make_dataset(lq_dir, gt_dir, phase='train', gt_size=None, batch_size_per_gpu=2, use_rot=True)
+    with pytest.raises(InputError, match=r'makes a 40x32 frame 32x40, and a batch needs one size: set use_rot'):
+        make_dataset(lq_dir, gt_dir, phase='train', gt_size=None, resize=[40, 32], batch_size_per_gpu=2, use_rot=True)
+    square = make_dataset(lq_dir, gt_dir, phase='train', gt_size=None, resize=[32, 32], batch_size_per_gpu=2,
+                          use_rot=True)
+    assert square[0]['lq'].shape == (3, 32, 32)
+    assert len(make_dataset(lq_dir, gt_dir, phase='train', gt_size=None, batch_size_per_gpu=2, use_hflip=True)) == 2
+
+
 def test_a_folder_that_is_not_an_lmdb(pairs):
     with pytest.raises(InputError, match=f'{pairs[0]}: not an LMDB with a meta_info.txt'):
         make_dataset(*pairs, backend='lmdb')

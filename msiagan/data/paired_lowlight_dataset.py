@@ -27,13 +27,14 @@ class PairedLowLightDataset(data.Dataset):
         io_backend (dict): {type: disk} or {type: lmdb} (read-only, opened once per process: lmdb_envs).
         meta_info_file (str, optional): Use only the stems this file lists (first word of each line).
         check_images (bool): Decode every pair once when the dataset is built, so an unreadable file, a
-            pair of different sizes, or whole-frame training batches of mixed sizes stop the run before
-            training starts. Default: True.
+            pair of different sizes, or whole-frame training batches of mixed sizes (or of non-square frames
+            with use_rot) stop the run before training starts. Default: True.
         resize ([width, height], optional): Resize both images first, in every phase (the paper: [600, 400]).
         resize_interp (str): nearest | bilinear | bicubic | area | lanczos. Default: area.
         Training phase only:
         gt_size (int | None): Random gt_size x gt_size crop, the same window on both images; an image
-            smaller than that is reflect-padded up to it first. None: whole frames (batches need one size).
+            smaller than that is padded up to it first (``pad_to_size``: reflect, or edge when a side is at most
+            half that size). None: whole frames (batches need one size).
         use_hflip, use_rot (bool): Random horizontal flips; random vertical flips and 90-degree rotations.
 
     Items: {'lq': (3, H, W), 'gt': (3, H, W), 'lq_path', 'gt_path'}; float32 tensors.
@@ -61,15 +62,22 @@ class PairedLowLightDataset(data.Dataset):
             return list(pool.map(lambda pair: self._read_pair(pair)[0].shape[:2], self.pairs))
 
     def _check_whole_frames_batch(self, sizes):
-        """Whole-frame training batches (no gt_size, no resize) need every pair at one size."""
+        """Whole-frame training batches (no gt_size) need every pair at one size (or resize), and square frames
+        if use_rot may turn some of them."""
         opt = self.opt
-        if opt['phase'] != 'train' or opt.get('gt_size') or opt.get('resize') or opt.get('batch_size_per_gpu', 1) <= 1:
+        if opt['phase'] != 'train' or opt.get('gt_size') or opt.get('batch_size_per_gpu', 1) <= 1 or not sizes:
             return
-        for pair, size in zip(self.pairs, sizes):
-            if size != sizes[0]:
-                raise InputError(f"batch_size_per_gpu {opt['batch_size_per_gpu']} with whole frames (gt_size: ~) needs "
-                                 f"one image size, but {self.pairs[0]['lq_path']} is {sizes[0][1]}x{sizes[0][0]} and "
-                                 f"{pair['lq_path']} is {size[1]}x{size[0]}: set gt_size or resize")
+        batches = f"batch_size_per_gpu {opt['batch_size_per_gpu']} with whole frames (gt_size: ~)"
+        if not opt.get('resize'):
+            for pair, size in zip(self.pairs, sizes):
+                if size != sizes[0]:
+                    raise InputError(f"{batches} needs one image size, but {self.pairs[0]['lq_path']} is "
+                                     f"{sizes[0][1]}x{sizes[0][0]} and {pair['lq_path']} is {size[1]}x{size[0]}: "
+                                     'set gt_size or resize')
+        width, height = opt['resize'] if opt.get('resize') else (sizes[0][1], sizes[0][0])
+        if opt.get('use_rot') and width != height:
+            raise InputError(f'{batches} and use_rot: a 90-degree turn makes a {width}x{height} frame '
+                             f'{height}x{width}, and a batch needs one size: set use_rot: false or gt_size')
 
     def _open_file_client(self):
         if self.io_backend_opt['type'] == 'lmdb':

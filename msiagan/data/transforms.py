@@ -24,7 +24,8 @@ def resize_image(img, size, interpolation='area'):
 
 
 def pad_to_size(img, min_size):
-    """Reflect-pad (H, W, C) on the bottom and right to at least ``min_size`` in both dimensions."""
+    """Reflect-pad (H, W, C) on the bottom and right to at least ``min_size`` in both dimensions; edge-pad when
+    a pad would not be shorter than the image side it extends (reflection cannot reach that far)."""
     pad_h, pad_w = max(min_size - img.shape[0], 0), max(min_size - img.shape[1], 0)
     if pad_h == 0 and pad_w == 0:
         return img

@@ -27,7 +27,7 @@ def local_contrast_normalize(x, window, eps):
     """(x - local mean) / sqrt(local variance + eps^2) over a ``window`` x ``window`` neighbourhood.
 
     Local statistics pool all channels, like the global term; borders are reflect-padded (replicate when
-    the image is smaller than the window). x: (N, C, H, W) -> (N, C, H, W).
+    a side is no longer than half the window, where reflection cannot reach). x: (N, C, H, W) -> (N, C, H, W).
     """
     radius = window // 2
     mode = 'reflect' if radius < min(x.shape[-2:]) else 'replicate'
