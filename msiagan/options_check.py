@@ -190,6 +190,7 @@ class OptionsCheck:
             self.fail(f"train:scheduler:type {scheduler.get('type')!r} is not one of {', '.join(SCHEDULERS)}")
         self.numbers(scheduler, 'train:scheduler')
         self.require(self.section(train, 'train', 'optim_g'), 'train:optim_g', ['type'])
+        self.numbers({key: value for key, value in train.items() if not isinstance(value, dict)}, 'train')
         for key, section in train.items():
             if key.startswith('optim_') and isinstance(section, dict):
                 self.numbers(section, join('train', key))

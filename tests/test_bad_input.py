@@ -143,7 +143,7 @@ def test_missing_keys_are_named(tmp_path, options, key):
 
 
 @pytest.mark.parametrize('where, key', [('train:optim_g', 'lr'), ('train:scheduler', 'eta_min'),
-                                        ('train:pixel_opt', 'loss_weight')])
+                                        ('train:pixel_opt', 'loss_weight'), ('train', 'ema_decay')])
 def test_numbers_that_yaml_reads_as_text_are_named(tmp_path, options, where, key):
     section_at(options, where)[key] = '1e-4'
     message = f"{where}:{key} '1e-4' is text, not a number, to YAML: write 0.0001 (or !!float 1e-4)"

@@ -45,6 +45,20 @@ def test_any_torch_optimizer_by_name(tmp_path):
     assert model.optimizer_d.defaults['rho'] == 0.95 and model.optimizer_d.defaults['eps'] == 1e-7
 
 
+def test_optimizer_without_lr_takes_its_default(tmp_path):
+    model = make_model(tmp_path, optim_d={'type': 'Adadelta', 'rho': 0.9})
+    assert model.optimizer_d.defaults['lr'] == 1.0 and model.optimizer_d.defaults['rho'] == 0.9
+
+
+def test_discriminator_channels_must_fit_condition_d(tmp_path):
+    with pytest.raises(InputError, match='network_d:num_in_ch 6 does not fit train:condition_d False: D is fed the '
+                                         'enhanced image alone, 3 channels'):
+        make_model(tmp_path, condition_d=False)
+    with pytest.raises(InputError, match='network_d:num_in_ch 3 does not fit train:condition_d True: D is fed the '
+                                         'input and the enhanced image, 6 channels'):
+        make_model(tmp_path, {'type': 'PatchGANDiscriminator', 'num_in_ch': 3, 'num_feat': 16})
+
+
 def test_unknown_optimizer_is_named(tmp_path):
     with pytest.raises(InputError, match="optimizer type 'Adamm'"):
         make_model(tmp_path, optim_d={'type': 'Adamm', 'lr': 1.0})

@@ -44,6 +44,7 @@ class MSIAGANModel(DistributedModelMixin, AtomicCheckpointMixin, SRGANModel):
                 raise InputError(f'train: {key} is missing (MSIAGANModel needs it)')
         if not self.opt.get('network_d'):
             raise InputError('network_d is missing (MSIAGANModel needs a discriminator)')
+        self.check_discriminator_channels(train_opt.get('condition_d', True))
         super().init_training_settings()
         if self.ema_decay > 0 and not self.opt['path'].get('resume_state'):
             # BasicSR builds net_g_ema apart and loads it from pretrain_network_g's params_ema, whatever
@@ -54,13 +55,23 @@ class MSIAGANModel(DistributedModelMixin, AtomicCheckpointMixin, SRGANModel):
         self.condition_d = train_opt.get('condition_d', True)
         self.d_loss_weight = train_opt.get('d_loss_weight', 0.5)
 
-    def get_optimizer(self, optim_type, params, lr, **kwargs):
-        """Any torch.optim optimizer by class name (BasicSR 1.4.2 knows only Adam)."""
+    def check_discriminator_channels(self, condition_d):
+        """network_d's num_in_ch (if given) is what D is fed: cat[lq, output] if condition_d, else the output."""
+        network_g = self.opt['network_g']
+        seen = network_g.get('num_out_ch', 3) + (network_g.get('num_in_ch', 3) if condition_d else 0)
+        num_in_ch = self.opt['network_d'].get('num_in_ch')
+        if num_in_ch is not None and num_in_ch != seen:
+            fed = 'the input and the enhanced image' if condition_d else 'the enhanced image alone'
+            raise InputError(f'network_d:num_in_ch {num_in_ch} does not fit train:condition_d {condition_d}: D is fed '
+                             f'{fed}, {seen} channels')
+
+    def get_optimizer(self, optim_type, params, lr=None, **kwargs):
+        """Any torch.optim optimizer by class name (BasicSR 1.4.2 knows only Adam); without lr, its default."""
         optim_class = getattr(torch.optim, optim_type, None)
         if not (isinstance(optim_class, type) and issubclass(optim_class, torch.optim.Optimizer)):
             raise InputError(f"train: optimizer type '{optim_type}' is not a torch.optim optimizer")
         try:
-            return optim_class(params, lr=lr, **kwargs)
+            return optim_class(params, **kwargs) if lr is None else optim_class(params, lr=lr, **kwargs)
         except (TypeError, ValueError) as error:
             raise InputError(f'train: optimizer {optim_type}: {error}') from None
 
