@@ -48,7 +48,8 @@ class AtomicCheckpointMixin:
     resume (see msiagan.resume). Validation leaves the generators as it found them, so that where the
     states are taken, and how often validation runs, do not change the training.
 
-    BasicSR's ``save`` writes the networks first and the state last, so a state on disk has its networks.
+    BasicSR's ``save`` writes the networks first and the state last; it logs a network that fails to save and
+    goes on, so resuming (msiagan.resume) also checks that a state's networks are there.
     """
 
     def save(self, epoch, current_iter):

@@ -24,14 +24,23 @@ from msiagan.rng import set_rng_states
 BASICSR_CREATE_DATALOADERS = basicsr_train.create_train_val_dataloader
 
 
-def latest_training_state(states_dir):
-    """Path of the newest ``<iter>.state`` in ``states_dir`` that loads, or None."""
+def network_files(opt, current_iter):
+    """The ``models/net_<x>_<iter>.pth`` files that BasicSR's check_resume loads for each ``network_<x>``."""
+    return [osp.join(opt['path']['models'], f'net_{key[len("network_"):]}_{current_iter}.pth')
+            for key in opt if key.startswith('network_')]
+
+
+def latest_training_state(states_dir, opt=None):
+    """Path of the newest ``<iter>.state`` in ``states_dir`` that loads and, given ``opt``, whose network files
+    exist (BasicSR logs a failed save of a network and carries on), or None."""
     if not osp.isdir(states_dir):
         return None
     iters = sorted((int(m.group(1)) for m in map(re.compile(r'(\d+)\.state$').fullmatch, os.listdir(states_dir))
                     if m), reverse=True)
     for current_iter in iters:
         path = osp.join(states_dir, f'{current_iter}.state')
+        if opt is not None and not all(map(osp.isfile, network_files(opt, current_iter))):
+            continue
         try:
             torch.load(path, map_location='cpu', weights_only=True)
         except Exception:  # unreadable, e.g. cut short by a kill in a version without atomic saves: skip it
@@ -48,7 +57,7 @@ def load_resume_state(opt):
     (optimizers move their state to their parameters' device) and looks in the experiment's own folder.
     """
     if opt['auto_resume']:
-        latest = latest_training_state(opt['path']['training_states'])
+        latest = latest_training_state(opt['path']['training_states'], opt)
         if latest:
             opt['path']['resume_state'] = latest
     path = opt['path'].get('resume_state')
@@ -56,7 +65,13 @@ def load_resume_state(opt):
         return None
     if not osp.isfile(path):
         raise InputError(f'path: resume_state {path} does not exist')
-    state = torch.load(path, map_location='cpu', weights_only=True)
+    try:
+        state = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as error:  # any failure to read it: truncated, not a state, ...
+        raise InputError(f'path: resume_state {path} cannot be read ({type(error).__name__})') from None
+    missing = [name for name in network_files(opt, state['iter']) if not osp.isfile(name)]
+    if missing:
+        raise InputError(f"path: resume_state {path} is for iteration {state['iter']}, but {missing[0]} is missing")
     check_resume(opt, state['iter'])
     return state
 

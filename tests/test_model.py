@@ -116,6 +116,8 @@ def test_weights_that_do_not_fit_or_are_not_weights_are_named(tmp_path):
     torch.save({'other': {}}, path)
     with pytest.raises(InputError, match=f"^{path}: has no 'params' weights"):
         model.load_network(model.net_g, str(path), True, 'params')
+    with pytest.raises(InputError, match=f'^{tmp_path}/gone.pth: weights file does not exist$'):
+        model.load_network(model.net_g, str(tmp_path / 'gone.pth'), True, 'params')
     for broken in (b'hello\n', checkpoint[:len(checkpoint) // 2]):  # not a pickle; a truncated checkpoint
         path.write_bytes(broken)
         with pytest.raises(InputError, match=f'^{path}: not a PyTorch weights file'):

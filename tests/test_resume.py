@@ -12,8 +12,8 @@ from conftest import (feed, finished_output, make_model, run_entry, start_traini
                       write_pairs)
 
 from msiagan.checkpoint import atomic_save
-from msiagan.errors import TrainingError
-from msiagan.resume import ResumableSampler, latest_training_state
+from msiagan.errors import InputError, TrainingError
+from msiagan.resume import ResumableSampler, latest_training_state, load_resume_state
 from msiagan.rng import rng_states, set_rng_states
 
 TOTAL_ITER = 12
@@ -96,6 +96,31 @@ def test_auto_resume_skips_an_unreadable_state(tmp_path):
     (tmp_path / '4.state').write_bytes((tmp_path / '2.state').read_bytes()[:100])  # cut short
     (tmp_path / '6.state.tmp').write_bytes(b'')  # what a kill during a save leaves
     assert latest_training_state(str(tmp_path)) == str(tmp_path / '2.state')
+
+
+def test_a_state_whose_networks_are_missing_is_skipped_or_named(tmp_path):
+    """BasicSR logs a failed network save and goes on: --auto_resume skips such a state, a named one is refused;
+    so is a named state that cannot be read."""
+    states, models = tmp_path / 'states', tmp_path / 'models'
+    states.mkdir()
+    models.mkdir()
+    opt = {'network_g': {}, 'network_d': {}, 'auto_resume': True,
+           'path': {'training_states': str(states), 'models': str(models)}}
+    for current_iter in (2, 4):
+        atomic_save({'iter': current_iter}, states / f'{current_iter}.state')
+        for net in ('g', 'd'):
+            atomic_save({'params': {}}, models / f'net_{net}_{current_iter}.pth')
+    os.remove(models / 'net_d_4.pth')
+    assert latest_training_state(str(states), opt) == str(states / '2.state')
+    assert latest_training_state(str(states)) == str(states / '4.state')
+    opt.update(auto_resume=False)
+    opt['path']['resume_state'] = str(states / '4.state')
+    with pytest.raises(InputError, match=r'4\.state is for iteration 4, but .*net_d_4\.pth is missing'):
+        load_resume_state(opt)
+    (states / '6.state').write_bytes((states / '2.state').read_bytes()[:50])
+    opt['path']['resume_state'] = str(states / '6.state')
+    with pytest.raises(InputError, match=r'6\.state cannot be read'):
+        load_resume_state(opt)
 
 
 def test_sampler_takes_up_an_epoch_part_way_with_the_saved_random_state(tmp_path):

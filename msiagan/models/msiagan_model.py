@@ -79,6 +79,8 @@ class MSIAGANModel(DistributedModelMixin, AtomicCheckpointMixin, SRGANModel):
         """BasicSR's, with weights that cannot be read or do not fit ``net`` ended by a one-line InputError."""
         try:
             super().load_network(net, load_path, strict, param_key)
+        except FileNotFoundError:
+            raise InputError(f'{load_path}: weights file does not exist') from None
         except LOAD_ERRORS as error:
             if isinstance(error, KeyError) and error.args == (param_key,):  # BasicSR's checkpoint[param_key]
                 raise InputError(f"{load_path}: has no '{param_key}' weights (param_key)") from None
