@@ -87,6 +87,15 @@ def test_an_lmdb_re_created_at_the_same_path_is_read_anew(tmp_path):
     assert torch.equal(after, make_dataset(lq_dir, gt_dir)[0]['lq']) and not torch.equal(after, before)
 
 
+def test_a_bad_lmdb_value_names_the_lmdb_and_key(tmp_path):
+    lq_dir, gt_dir = write_pairs(str(tmp_path), ['a', 'b'])
+    assert run_script(create_lmdb, '--lq', lq_dir, '--gt', gt_dir) is None
+    with lmdb.open(gt_dir + '.lmdb') as env, env.begin(write=True) as txn:
+        txn.put(b'b', b'not an image')
+    with pytest.raises(InputError, match=f'^{gt_dir}.lmdb:b: cannot read this image'):
+        make_dataset(lq_dir + '.lmdb', gt_dir + '.lmdb', backend='lmdb')
+
+
 def test_refuses_to_overwrite_without_force(tmp_path):
     lq_dir, gt_dir = write_pairs(str(tmp_path), ['a'])
     assert run_script(create_lmdb, '--lq', lq_dir, '--gt', gt_dir) is None

@@ -34,8 +34,12 @@ def test_discriminator_is_conditioned_on_the_input(tmp_path):
 def test_unconditional_discriminator_from_basicsr(tmp_path):
     model = make_model(tmp_path, {'type': 'UNetDiscriminatorSN', 'num_in_ch': 3, 'num_feat': 8}, condition_d=False)
     feed(model)
+    seen = []
+    model.net_d.register_forward_hook(lambda module, inputs, output: seen.append(inputs[0]))
     model.optimize_parameters(1)
     assert 'l_g_gan' in model.get_current_log()
+    assert len(seen) == 3 and all(x.shape[1] == 3 for x in seen)  # G's step, then D on real and on fake
+    torch.testing.assert_close(seen[1], model.gt)
 
 
 def test_any_torch_optimizer_by_name(tmp_path):

@@ -86,20 +86,25 @@ class PairedLowLightDataset(data.Dataset):
             backend_opt = dict(self.io_backend_opt)
             self.file_client = FileClient(backend_opt.pop('type'), **backend_opt)
 
+    def _source(self, pair, role):
+        """Where the ``role`` image of ``pair`` is, for messages: its path, or <the .lmdb>:<key>."""
+        if self.io_backend_opt['type'] == 'lmdb':
+            return f"{self.opt[f'dataroot_{role}']}:{pair[f'{role}_path']}"
+        return pair[f'{role}_path']
+
     def _read_pair(self, pair):
         """Decoded (lq, gt) float32 (H, W, 3) BGR arrays of one pair, checked to have the same size."""
         images = []
         for role in ('lq', 'gt'):
-            path = pair[f'{role}_path']
             try:
-                content = self.file_client.get(path, role)
+                content = self.file_client.get(pair[f'{role}_path'], role)
             except OSError as error:
-                raise InputError(f'{path}: cannot open ({error.strerror})') from None
-            images.append(decode_image(content, path))
+                raise InputError(f'{self._source(pair, role)}: cannot open ({error.strerror})') from None
+            images.append(decode_image(content, self._source(pair, role)))
         lq, gt = images
         if lq.shape != gt.shape:
-            raise InputError(f"{pair['lq_path']} ({lq.shape[1]}x{lq.shape[0]}) and {pair['gt_path']} "
-                             f'({gt.shape[1]}x{gt.shape[0]}) differ in size')
+            raise InputError(f"{self._source(pair, 'lq')} ({lq.shape[1]}x{lq.shape[0]}) and "
+                             f"{self._source(pair, 'gt')} ({gt.shape[1]}x{gt.shape[0]}) differ in size")
         return lq, gt
 
     def __getitem__(self, index):
