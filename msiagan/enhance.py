@@ -4,7 +4,8 @@
     python -m msiagan.enhance ...
 
 Every image keeps its size, bit depth (8 or 16) and layout: grayscale comes back grayscale (the luma of
-the enhanced colour image) and an alpha channel is copied unchanged. Files that are not images are skipped
+the enhanced colour image; with an alpha channel, as RGBA with equal colour channels) and an alpha channel
+is copied unchanged. Files that are not images are skipped
 with a warning; an image that fails is reported and the rest go on. On the CPU an MSIAGenerator runs
 through msiagan.fast_inference (the same output to about 1e-7, several times faster).
 """
@@ -105,22 +106,27 @@ def enhance_file(net, path, args, dtype):
     if not cv2.imwrite(out_path, result):
         raise InputError(f'{out_path}: cannot write')
     if args.compare:
-        stem = osp.splitext(osp.basename(path))[0]
-        cv2.imwrite(osp.join(args.output, f'{stem}_compare.png'), side_by_side(restore_layout(rgb, layout), result))
+        cv2.imwrite(osp.join(args.output, compare_name(path)), side_by_side(restore_layout(rgb, layout), result))
     return out_path
 
 
-def check_outputs(images, output):
-    """Refuse what would overwrite an input or write two results to one name."""
+def compare_name(path):
+    """File name of the input | enhanced picture of ``path``: <stem>_compare.png."""
+    return osp.splitext(osp.basename(path))[0] + '_compare.png'
+
+
+def check_outputs(images, output, compare=False):
+    """Refuse what would overwrite an input or write two results (or --compare pictures) to one name."""
     if osp.exists(output) and not osp.isdir(output):
         raise InputError(f'-o {output}: is a file, not a folder')
     by_name = {}
     for path in images:
         if osp.realpath(osp.dirname(path)) == osp.realpath(output):
             raise InputError(f'-o {output}: would overwrite the input {path}; choose another output folder')
-        other = by_name.setdefault(osp.basename(path), path)
-        if other != path:
-            raise InputError(f'-i: {other} and {path} would both be written as {osp.join(output, osp.basename(path))}')
+        for name in (osp.basename(path), compare_name(path)) if compare else (osp.basename(path),):
+            other = by_name.setdefault(name, path)
+            if other != path:
+                raise InputError(f'-i: {other} and {path} would both be written as {osp.join(output, name)}')
 
 
 def enhance(args):
@@ -129,16 +135,19 @@ def enhance(args):
         print(f'warning: {path}: not an image, skipped', file=sys.stderr)
     if not images:
         raise InputError(f'-i {args.input}: no images found')
-    check_outputs(images, args.output)
+    check_outputs(images, args.output, args.compare)
     if not osp.isfile(args.weights):
         where = ' (the shipped weights come with a source checkout)' if args.weights == DEFAULT_WEIGHTS else ''
         raise InputError(f'--weights {args.weights}: file does not exist{where}')
+    try:
+        os.makedirs(args.output, exist_ok=True)
+    except OSError as error:
+        raise InputError(f'-o {args.output}: cannot create this folder ({error.strerror})') from None
     network_opt = load_network_options(args.options or find_options(args.weights))
     dtype = torch.float16 if args.half else torch.float32
     net = load_generator(network_opt, args.weights, args.param_key, args.device).to(dtype)
     if args.device == 'cpu':
         net = optimize_for_inference(net)  # the same output to about 1e-7, faster on a CPU (README: Speed)
-    os.makedirs(args.output, exist_ok=True)
 
     failed = []
     start = time.perf_counter()

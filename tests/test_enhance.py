@@ -70,6 +70,33 @@ def test_folder_keeps_size_depth_and_layout(inputs, checkpoint, tmp_path, capsys
     assert cv2.imread(str(out / 'deep.png'), -1).max() > 255  # really 16-bit output
 
 
+def test_output_is_the_networks_colour_and_grey(inputs, checkpoint, tmp_path):
+    """The CLI's pixels are the network's on the RGB image, in BGR order (grey: their luma), to one level."""
+    out = tmp_path / 'out'
+    assert run('-i', str(inputs / 'deep.png'), '-o', str(out), '--weights', checkpoint) == 0
+    assert run('-i', str(inputs / 'grey.png'), '-o', str(out), '--weights', checkpoint) == 0
+    net = load_generator(NETWORK, checkpoint)
+    rgb = cv2.imread(str(inputs / 'deep.png'), -1)[..., ::-1].astype(np.float32) / 65535
+    expected = enhance_tensor(net, torch.from_numpy(rgb.transpose(2, 0, 1).copy())[None])[0].permute(1, 2, 0).numpy()
+    assert np.abs(cv2.imread(str(out / 'deep.png'), -1) / 65535 - expected[..., ::-1]).max() <= 1.5 / 65535
+    grey = np.repeat(cv2.imread(str(inputs / 'grey.png'), -1)[..., None], 3, axis=2).astype(np.float32) / 255
+    grey_out = enhance_tensor(net, torch.from_numpy(grey.transpose(2, 0, 1).copy())[None])[0].permute(1, 2, 0).numpy()
+    luma = cv2.cvtColor(grey_out, cv2.COLOR_RGB2GRAY) * 255
+    assert np.abs(cv2.imread(str(out / 'grey.png'), -1) - luma).max() <= 1
+
+
+@pytest.mark.parametrize('extension', ['.png', '.tif'])
+def test_grey_with_alpha_stays_grey_and_keeps_its_alpha(checkpoint, tmp_path, extension):
+    rng = np.random.default_rng(1)
+    grey_alpha = np.dstack([rng.integers(0, 60, (12, 20)), rng.integers(0, 256, (12, 20))]).astype(np.uint8)
+    Image.fromarray(grey_alpha, 'LA').save(tmp_path / f'la{extension}')
+    assert run('-i', str(tmp_path / f'la{extension}'), '-o', str(tmp_path / 'out'), '--weights', checkpoint) == 0
+    out = cv2.imread(str(tmp_path / 'out' / f'la{extension}'), -1)
+    assert out.shape == (12, 20, 4)
+    assert (out[..., 0] == out[..., 1]).all() and (out[..., 1] == out[..., 2]).all()
+    np.testing.assert_array_equal(out[..., 3], grey_alpha[..., 1])
+
+
 def test_single_file_and_glob(inputs, checkpoint, tmp_path):
     assert run('-i', str(inputs / 'grey.png'), '-o', str(tmp_path / 'one'), '--weights', checkpoint) == 0
     assert os.listdir(tmp_path / 'one') == ['grey.png']
@@ -170,6 +197,12 @@ def test_refuses_to_overwrite_inputs_or_merge_names(inputs, checkpoint, tmp_path
     assert 'would both be written as' in str(code)
     code = run('-i', str(inputs / 'grey.png'), '-o', str(inputs / 'grey.png'), '--weights', checkpoint)
     assert 'grey.png: is a file, not a folder' in str(code)
+    code = run('-i', str(inputs / 'grey.png'), '-o', str(inputs / 'grey.png' / 'sub'), '--weights', checkpoint)
+    assert 'grey.png/sub: cannot create this folder (Not a directory)' in str(code)
+    cv2.imwrite(str(tmp_path / 'other' / 'grey.bmp'), np.zeros((8, 8), np.uint8))
+    code = run('-i', str(tmp_path / 'other' / 'grey.*'), '-o', str(tmp_path / 'out'), '--weights', checkpoint,
+               '--compare')
+    assert 'would both be written as' in str(code) and 'grey_compare.png' in str(code)
     capsys.readouterr()
     assert run('-i', str(inputs), '-o', str(tmp_path / 'o'), '--tile', '-1') == 2
     assert '--tile and --tile-pad take 0 or more pixels' in capsys.readouterr().err

@@ -1,7 +1,8 @@
 """Decoding image files into the 3-channel float arrays the networks take, and back.
 
 The rule for every layout: 8-bit values are divided by 255 and 16-bit values by 65535; a grayscale image is
-repeated into three channels; an alpha channel is dropped (grayscale + alpha likewise). Training data is
+repeated into three channels; an alpha channel is dropped (grayscale + alpha likewise). Photos to enhance
+keep their alpha and grayness for the way back (``read_photo``, ``restore_layout``). Training data is
 read as stored (no EXIF rotation); photos to enhance are turned upright (``read_photo``).
 """
 import io
@@ -77,13 +78,22 @@ _UPRIGHT = {
 }
 
 
-def exif_orientation(content):
-    """The EXIF orientation (1 to 8) recorded in image bytes; 1 (upright) when there is none."""
+def pil_facts(content):
+    """(EXIF orientation 1 to 8, PIL mode) of image bytes; (1, None) when PIL cannot read them."""
     try:
         with Image.open(io.BytesIO(content)) as image:
-            return image.getexif().get(0x0112, 1)
-    except Exception:  # no EXIF, or a format PIL does not read: OpenCV decoded it, that is enough
-        return 1
+            return image.getexif().get(0x0112, 1), image.mode
+    except Exception:  # a format PIL does not read: OpenCV decoded it, that is enough
+        return 1, None
+
+
+def grey_with_alpha(img, content):
+    """(H, W, 2) grey + alpha of a photo that PIL reads as 'LA': OpenCV decodes it as BGRA with B = G = R, or
+    (TIFF) as grey without its alpha, in which case PIL decodes it."""
+    if img.ndim == 3 and img.shape[2] == 4:
+        return img[..., [0, 3]]
+    with Image.open(io.BytesIO(content)) as image:
+        return np.asarray(image)
 
 
 def read_photo(path):
@@ -91,7 +101,10 @@ def read_photo(path):
     ``layout`` (grey, alpha, dtype, scale) lets ``restore_layout`` give the result the photo's format."""
     content = read_bytes(path)
     img = decode_stored(content, path)
-    img = np.ascontiguousarray(_UPRIGHT.get(exif_orientation(content), lambda stored: stored)(img))
+    orientation, mode = pil_facts(content)
+    if mode == 'LA':
+        img = grey_with_alpha(img, content)
+    img = np.ascontiguousarray(_UPRIGHT.get(orientation, lambda stored: stored)(img))
     colour, alpha = split_alpha(img)
     scale = FULL_SCALE[img.dtype]
     rgb = colour.astype(np.float32) / scale
@@ -100,9 +113,11 @@ def read_photo(path):
 
 
 def restore_layout(rgb, layout):
-    """Enhanced rgb float (H, W, 3) in [0, 1] -> an array in the photo's bit depth, channels and alpha."""
+    """Enhanced rgb float (H, W, 3) in [0, 1] -> an array in the photo's bit depth, channels and alpha, for
+    cv2.imwrite: (H, W) grey, (H, W, 3) BGR or (H, W, 4) BGRA; grey + alpha as BGRA with B = G = R (OpenCV
+    writes no 2-channel images)."""
     out = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)[..., None] if layout['grey'] else rgb[..., ::-1]
     out = np.round(out * layout['scale']).astype(layout['dtype'])
     if layout['alpha'] is not None:
-        out = np.concatenate([out, layout['alpha'][..., None]], axis=2)
+        out = np.concatenate([np.repeat(out, 3 // out.shape[2], axis=2), layout['alpha'][..., None]], axis=2)
     return out[..., 0] if out.shape[2] == 1 else out
