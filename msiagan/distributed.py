@@ -53,6 +53,9 @@ def init_dist(launcher, backend=None, port=None):
         os.environ.update(slurm_environment(port))
     backend = backend or ('nccl' if torch.cuda.is_available() else 'gloo')
     if backend == 'nccl':
+        if torch.cuda.device_count() == 0:
+            raise InputError('dist_params: backend nccl needs CUDA GPUs and this process sees none: use gloo, or '
+                             'leave backend unset')
         torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', 0)) % torch.cuda.device_count())
     dist.init_process_group(backend=backend)
 

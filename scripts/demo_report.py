@@ -17,6 +17,7 @@ from basicsr.metrics import calculate_psnr, calculate_ssim
 from msiagan.data.image_io import read_bgr_uint8
 from msiagan.data.pairing import paired_paths_from_root
 from msiagan.entry import project_root, run_cli
+from msiagan.errors import InputError
 from msiagan.inference import enhance_bgr_uint8, find_options, load_generator, load_network_options
 from msiagan.visualize import labelled_grid
 
@@ -31,6 +32,8 @@ def report():
     args = parser.parse_args()
 
     weights = osp.join(args.experiment, 'models', 'net_g_latest.pth')
+    if not osp.isfile(weights):
+        raise InputError(f'{weights}: no trained generator there; train first (make demo) or give --experiment')
     net = load_generator(load_network_options(find_options(weights)), weights)
     os.makedirs(osp.join(args.out, 'enhanced'), exist_ok=True)
     pairs = paired_paths_from_root(args.data)

@@ -25,13 +25,22 @@ def split_stems(stems, num_val, seed):
 
 
 def write_split(args):
+    """Write the two files; one that exists with another split is replaced only with --force."""
     train, val = split_stems(images_by_stem(args.gt), args.num_val, args.seed)
+    splits = {osp.join(args.out, f'lol_v1_{name}.txt'): stems for name, stems in (('train', train), ('val', val))}
+    for path, stems in splits.items():
+        if osp.isfile(path) and not args.force and read_lines(path) != stems:
+            raise InputError(f'{path} already exists with another split: pass --force to replace it')
     os.makedirs(args.out, exist_ok=True)
-    for name, stems in (('train', train), ('val', val)):
-        path = osp.join(args.out, f'lol_v1_{name}.txt')
+    for path, stems in splits.items():
         with open(path, 'w') as f:
             f.write(''.join(f'{stem}\n' for stem in stems))
         print(f'{path}: {len(stems)} stems')
+
+
+def read_lines(path):
+    with open(path) as f:
+        return f.read().splitlines()
 
 
 def main(argv=None):
@@ -40,6 +49,7 @@ def main(argv=None):
     parser.add_argument('--num-val', type=int, default=25)
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--out', default=META_INFO_DIR, help='folder for lol_v1_{train,val}.txt')
+    parser.add_argument('--force', action='store_true', help='replace files that hold another split')
     parser.add_argument('--debug', action='store_true', help='show the traceback of an input error')
     args = parser.parse_args(argv)
     run_cli('make_lol_split.py', lambda: write_split(args))

@@ -38,5 +38,8 @@ def test_unet_is_pix2pix_unet_256():
     net = UNetGenerator()
     assert sum(p.numel() for p in net.parameters()) == 54_419_459  # pix2pix's unet_256 with 3 -> 3 channels
     assert sum(isinstance(m, torch.nn.Dropout) for m in net.modules()) == 3  # its three deepest 512-ch decoders
+    for num_down in (5, 6, 9):  # pix2pix's rule: num_down - 5 such blocks
+        dropouts = sum(isinstance(m, torch.nn.Dropout) for m in UNetGenerator(num_feat=4, num_down=num_down).modules())
+        assert dropouts == num_down - 5
     with torch.no_grad():
         assert net.eval()(torch.rand(1, 3, 37, 53)).shape == (1, 3, 37, 53)

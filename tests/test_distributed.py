@@ -7,7 +7,7 @@ import torch
 from conftest import finished_output, start_training, tiny_train_options, write_options, write_pairs
 
 from msiagan.archs import MSIAGenerator
-from msiagan.distributed import check_same_on_every_process, slurm_environment
+from msiagan.distributed import check_same_on_every_process, init_dist, slurm_environment
 from msiagan.errors import InputError
 
 TORCHRUN = ('-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=2')
@@ -117,3 +117,9 @@ def test_validation_of_a_batchnorm_generator_without_ema(tmp_path):
     output = finished_output(training, 120)
     assert training.returncode == 0, output[-3000:]
     assert output.count('Validation tiny_val') == 2  # at iteration 1 and at the end
+
+
+def test_nccl_without_gpus_is_named(monkeypatch):
+    monkeypatch.setattr(torch.cuda, 'device_count', lambda: 0)
+    with pytest.raises(InputError, match='^dist_params: backend nccl needs CUDA GPUs and this process sees none'):
+        init_dist('pytorch', backend='nccl')

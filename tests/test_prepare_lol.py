@@ -76,3 +76,10 @@ def test_validation_split_is_seeded_and_written_to_a_new_folder(tmp_path):
     assert splits[1] == splits[0] and len(val) == 3 and sorted(train + val, key=int) == stems
     assert train == sorted(train) and val == sorted(val)
     assert '--num-val 12: must be between 1 and 11' in run_script(make_lol_split, '--gt', gt, '--num-val', 12)
+    again = ('--gt', gt, '--num-val', 3, '--out', tmp_path / 'b')
+    assert run_script(make_lol_split, *again, '--seed', 0) is None  # the same split: nothing to protect
+    assert 'lol_v1_train.txt already exists with another split: pass --force' in run_script(
+        make_lol_split, *again, '--seed', 1)
+    assert open(tmp_path / 'b' / 'lol_v1_val.txt').read().split() == val
+    assert run_script(make_lol_split, *again, '--seed', 1, '--force') is None
+    assert open(tmp_path / 'b' / 'lol_v1_val.txt').read().split() != val

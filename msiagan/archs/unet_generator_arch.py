@@ -9,7 +9,8 @@ from .arch_util import pad_to_multiple
 @ARCH_REGISTRY.register()
 class UNetGenerator(nn.Module):
     """pix2pix U-Net (Isola et al., 2017): 4x4 stride-2 convs down to 1/2^num_down, mirrored transposed
-    convs up, a skip connection at every level, BatchNorm, dropout in the three deepest decoder levels.
+    convs up, a skip connection at every level, BatchNorm, dropout in the num_down - 5 decoder levels next to
+    the innermost (those with 8x num_feat channels on both sides; three for unet_256).
 
     Channels: num_feat, 2x, 4x, then 8x num_feat for the remaining levels. No output activation (our data is
     in [0, 1]; inference clamps). Any H and W: reflect-padded to a multiple of 2^num_down, cropped back.
@@ -19,7 +20,7 @@ class UNetGenerator(nn.Module):
         num_out_ch (int): Default: 3.
         num_feat (int): Channels of the first level. Default: 64.
         num_down (int): Down-sampling levels; 8 is pix2pix's unet_256. Default: 8.
-        dropout (float): Dropout probability in the three deepest decoder levels. Default: 0.5.
+        dropout (float): Dropout probability in those decoder levels. Default: 0.5.
     """
 
     def __init__(self, num_in_ch=3, num_out_ch=3, num_feat=64, num_down=8, dropout=0.5):
@@ -35,7 +36,7 @@ class UNetGenerator(nn.Module):
         self.up = nn.ModuleList()
         for level in reversed(range(1, num_down)):
             in_ch = channels[level] * (1 if level == num_down - 1 else 2)
-            deep = num_down - 4 <= level < num_down - 1  # pix2pix: the num_down - 5 blocks of 8x channels
+            deep = 4 <= level < num_down - 1  # pix2pix: the num_down - 5 blocks of 8x channels below the innermost
             self.up.append(
                 nn.Sequential(
                     nn.ReLU(), nn.ConvTranspose2d(in_ch, channels[level - 1], 4, stride=2, padding=1),

@@ -24,11 +24,10 @@ def resize_image(img, size, interpolation='area'):
 
 
 def pad_to_size(img, min_size):
-    """Reflect-pad (H, W, C) on the bottom and right to at least ``min_size`` in both dimensions; edge-pad when
-    a pad would not be shorter than the image side it extends (reflection cannot reach that far)."""
+    """Reflect-pad (H, W, C) on the bottom and right to at least ``min_size`` in both dimensions; when a side
+    would need a pad as long as itself or longer, the image is edge-padded instead of mirrored back and forth."""
     pad_h, pad_w = max(min_size - img.shape[0], 0), max(min_size - img.shape[1], 0)
     if pad_h == 0 and pad_w == 0:
         return img
-    # reflect needs the pad smaller than the image; tiny images fall back to repeating the edge
     mode = 'reflect' if pad_h < img.shape[0] and pad_w < img.shape[1] else 'edge'
     return np.pad(img, ((0, pad_h), (0, pad_w), (0, 0)), mode=mode)
