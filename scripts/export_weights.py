@@ -1,10 +1,10 @@
 """Turn a training checkpoint into release weights: the generator only, under 'params', and its options beside it.
 
-    python scripts/export_weights.py experiments/MSIAGAN_LOLv1/models/net_g_latest.pth \
-        --out weights/msiagan_lol_v1.pth
+    python scripts/export_weights.py experiments/MSIAGAN_LOLv1/models/net_g_latest.pth \\
+        --out weights/my_model.pth
 
-writes weights/msiagan_lol_v1.pth ({'params': the checkpoint's params_ema, else params}) and
-weights/msiagan_lol_v1.yml (the experiment's options copy, with BasicSR's ``# CMD:`` header and so any
+writes weights/my_model.pth ({'params': the checkpoint's params_ema, else params; --param-key chooses}) and
+weights/my_model.yml (the experiment's options copy, with BasicSR's ``# CMD:`` header and so any
 --force_yml changes, under a line naming the checkpoint). msiagan-enhance reads network_g from that .yml.
 The weights are loaded into network_g before anything is written, so a mismatch stops here.
 """
