@@ -19,4 +19,13 @@ def alias_functional_tensor():
         sys.modules[old_name] = importlib.import_module('torchvision.transforms._functional_tensor')
 
 
+def replace_attribute(module, name, value):
+    """Set ``module.name`` to ``value``; an ImportError if the module has no such name (another BasicSR than
+    1.4.2, on which the replacement would silently do nothing)."""
+    if not hasattr(module, name):
+        raise ImportError(f'{module.__name__} has no {name}: msiagan patches BasicSR 1.4.2 '
+                          '(pip install basicsr==1.4.2)')
+    setattr(module, name, value)
+
+
 alias_functional_tensor()

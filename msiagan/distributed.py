@@ -13,6 +13,7 @@ import torch.distributed as dist
 from basicsr.utils import options as basicsr_options
 from torch.nn.parallel import DistributedDataParallel
 
+from msiagan.compat import replace_attribute
 from msiagan.errors import InputError
 
 DEFAULT_MASTER_PORT = 29500  # torch.distributed's
@@ -62,7 +63,7 @@ def init_dist(launcher, backend=None, port=None):
 
 def use_cpu_capable_init_dist():
     """Make BasicSR's option parser (``parse_options``, behind --launcher) call our ``init_dist``."""
-    basicsr_options.init_dist = init_dist
+    replace_attribute(basicsr_options, 'init_dist', init_dist)
 
 
 def flagged_on_any_process(flags):

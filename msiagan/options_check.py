@@ -14,6 +14,7 @@ import basicsr.data  # noqa: F401
 import basicsr.losses  # noqa: F401
 import basicsr.metrics  # noqa: F401
 import basicsr.models  # noqa: F401
+import torch
 import yaml
 from basicsr.utils.options import _postprocess_yml_value, ordered_yaml
 from basicsr.utils.registry import ARCH_REGISTRY, DATASET_REGISTRY, LOSS_REGISTRY, METRIC_REGISTRY, MODEL_REGISTRY
@@ -40,6 +41,8 @@ def load_options(argv):
             opt = yaml.load(f, Loader=ordered_yaml()[0])
     except OSError as error:
         raise InputError(f'-opt {args.opt}: cannot read ({error.strerror})') from None
+    except UnicodeDecodeError:
+        raise InputError(f'-opt {args.opt}: not a text (YAML) file') from None
     except yaml.YAMLError as error:
         raise InputError(f"{args.opt}: not valid YAML ({' '.join(str(error).split())})") from None
     if not isinstance(opt, dict):
@@ -51,6 +54,8 @@ def load_options(argv):
 
 def force_option(opt, entry):
     """Apply one ``--force_yml key:key=value`` to ``opt`` the way BasicSR will (same value parsing)."""
+    if entry.count('=') > 1:
+        raise InputError(f'--force_yml {entry}: one "=" only (BasicSR splits the entry at it)')
     keys, sep, value = entry.partition('=')
     keys = keys.strip().split(':')
     section = opt
@@ -131,11 +136,12 @@ class OptionsCheck:
     def check(self, opt):
         """Raise an InputError naming the first option at fault."""
         self.require(opt, '', ['name', 'model_type', 'num_gpu', 'network_g'])
+        self.check_num_gpu(opt['num_gpu'])
         self.section(opt, '', 'path')
         self.registered(opt['model_type'], 'model_type', MODEL_REGISTRY, 'model')
         for key in ('pretrain_network_g', 'pretrain_network_d', 'resume_state'):
             file = opt['path'].get(key)
-            if file is not None and not osp.isfile(osp.expanduser(file)):
+            if file is not None and not (isinstance(file, str) and osp.isfile(osp.expanduser(file))):
                 self.fail(f'path:{key} {file}: file does not exist')
         for net in ('network_g', 'network_d'):
             if net in opt:
@@ -198,6 +204,15 @@ class OptionsCheck:
                 self.built_from(self.section(train, 'train', key), join('train', key), LOSS_REGISTRY, 'loss')
                 self.numbers(section, join('train', key))
 
+    def check_num_gpu(self, num_gpu):
+        """'auto', 0, or no more CUDA GPUs than this machine has (BasicSR would fail on the first .cuda())."""
+        if num_gpu == 'auto' or num_gpu == 0:
+            return
+        if not isinstance(num_gpu, int) or num_gpu < 0:
+            self.fail(f'num_gpu {num_gpu!r}: must be auto or a number of GPUs')
+        if num_gpu > torch.cuda.device_count():
+            self.fail(f'num_gpu {num_gpu}: this machine has {torch.cuda.device_count()} CUDA GPU(s); use auto or 0')
+
     def check_test(self, opt):
         self.require(opt['path'], 'path', ['pretrain_network_g'], ' (testing needs trained weights)')
         val = self.section(opt, '', 'val')
@@ -208,7 +223,7 @@ class OptionsCheck:
     def check_val(self, val, datasets):
         if self.is_train and any(phase != 'train' for phase in datasets):
             self.require(val, 'val', ['val_freq'])
-        metrics = val.get('metrics') or {}
+        metrics = self.section(val, 'val', 'metrics') if val.get('metrics') is not None else {}
         for name in metrics:
             path = join('val:metrics', name)
             self.typed(self.section(metrics, 'val:metrics', name), path, METRIC_REGISTRY, 'metric')

@@ -17,6 +17,7 @@ from basicsr import train as basicsr_train
 from basicsr.data.data_sampler import EnlargedSampler
 from basicsr.utils import check_resume
 
+from msiagan.compat import replace_attribute
 from msiagan.distributed import check_same_on_every_process
 from msiagan.errors import InputError
 from msiagan.rng import set_rng_states
@@ -42,11 +43,17 @@ def latest_training_state(states_dir, opt=None):
         if opt is not None and not all(map(osp.isfile, network_files(opt, current_iter))):
             continue
         try:
-            torch.load(path, map_location='cpu', weights_only=True)
+            state = torch.load(path, map_location='cpu', weights_only=True)
         except Exception:  # unreadable, e.g. cut short by a kill in a version without atomic saves: skip it
             continue
-        return path
+        if is_training_state(state):
+            return path
     return None
+
+
+def is_training_state(state):
+    """``state`` has what BasicSR's resume reads: the iteration, epoch, optimizers and schedulers."""
+    return isinstance(state, dict) and {'iter', 'epoch', 'optimizers', 'schedulers'} <= state.keys()
 
 
 def load_resume_state(opt):
@@ -67,8 +74,10 @@ def load_resume_state(opt):
         raise InputError(f'path: resume_state {path} does not exist')
     try:
         state = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as error:  # any failure to read it: truncated, not a state, ...
+    except Exception as error:  # any failure to read it: truncated, not a weights file, ...
         raise InputError(f'path: resume_state {path} cannot be read ({type(error).__name__})') from None
+    if not is_training_state(state):
+        raise InputError(f'path: resume_state {path} is not a training state (training_states/<iter>.state)')
     missing = [name for name in network_files(opt, state['iter']) if not osp.isfile(name)]
     if missing:
         raise InputError(f"path: resume_state {path} is for iteration {state['iter']}, but {missing[0]} is missing")
@@ -146,6 +155,6 @@ class ExactResume:
 def install_exact_resume():
     """Make basicsr.train's ``train_pipeline`` resume as described at the top of this module."""
     hooks = ExactResume()
-    basicsr_train.load_resume_state = hooks.load_resume_state
-    basicsr_train.create_train_val_dataloader = hooks.create_train_val_dataloader
-    basicsr_train.EnlargedSampler = ResumableSampler
+    replace_attribute(basicsr_train, 'load_resume_state', hooks.load_resume_state)
+    replace_attribute(basicsr_train, 'create_train_val_dataloader', hooks.create_train_val_dataloader)
+    replace_attribute(basicsr_train, 'EnlargedSampler', ResumableSampler)

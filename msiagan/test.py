@@ -8,10 +8,12 @@ if __package__ in (None, ''):  # run as a file: import the package from this che
 import msiagan  # noqa: E402,F401  (first: makes basicsr importable, registers everything)
 from basicsr.test import test_pipeline  # noqa: E402
 
+from msiagan.distributed import use_cpu_capable_init_dist  # noqa: E402
 from msiagan.entry import project_root, run_cli  # noqa: E402
 
 
 def main():
+    use_cpu_capable_init_dist()
     run_cli('msiagan-test', lambda: test_pipeline(project_root()), is_train=False)
 
 

@@ -9,9 +9,10 @@ from os import path as osp
 import cv2
 import numpy as np
 import pytest
+import torch
 from conftest import REPO, make_dataset, run_entry, tiny_train_options, write_options, write_pairs
 
-from msiagan.entry import run_cli
+from msiagan.entry import one_line, run_cli
 from msiagan.errors import InputError
 from msiagan.options_check import check_options_argv
 
@@ -216,3 +217,40 @@ def test_entry_point_stops_on_a_truncated_image_before_training(tmp_path):
     assert result.stderr.strip().splitlines()[-1] == (f"msiagan-train: error: {train_dirs[1]}/b.png: cannot read "
                                                       'this image (missing, truncated or not an image)')
     assert not glob.glob(str(tmp_path / 'experiments' / 'truncated' / 'models' / '*'))
+
+
+def test_malformed_options_are_named_not_tracebacks(tmp_path, options, monkeypatch):
+    bad = f"^{re.escape(str(tmp_path / 'bad.yml'))}: "
+    monkeypatch.setattr(torch.cuda, 'device_count', lambda: 0)
+    options['num_gpu'] = 1
+    with pytest.raises(InputError, match=bad + r'num_gpu 1: this machine has 0 CUDA GPU\(s\); use auto or 0$'):
+        check(tmp_path, options)
+    options['num_gpu'] = 0
+    options['val']['metrics'] = ['psnr']
+    with pytest.raises(InputError, match=bad + r"val:metrics must be a section of options, not \['psnr'\]$"):
+        check(tmp_path, options)
+    del options['val']['metrics']
+    options['path']['pretrain_network_g'] = 5
+    with pytest.raises(InputError, match=bad + 'path:pretrain_network_g 5: file does not exist$'):
+        check(tmp_path, options)
+    options['path']['pretrain_network_g'] = None
+    with pytest.raises(InputError, match='--force_yml name=a=b: one "=" only'):
+        check(tmp_path, options, '--force_yml', 'name=a=b')
+    (tmp_path / 'binary.yml').write_bytes(b'\x80\x04\x95 not text')
+    with pytest.raises(InputError, match=f'-opt {tmp_path}/binary.yml: not a text'):
+        check_options_argv(['-opt', str(tmp_path / 'binary.yml')], True)
+
+
+class RaisesInputError(torch.utils.data.Dataset):
+    def __len__(self):
+        return 1
+
+    def __getitem__(self, index):
+        raise InputError('/data/x.png: cannot open (No such file or directory)')
+
+
+def test_an_error_from_a_loader_worker_is_one_line():
+    with pytest.raises(InputError) as error:
+        next(iter(torch.utils.data.DataLoader(RaisesInputError(), num_workers=1)))
+    assert '\n' in str(error.value)  # the worker's traceback rides along
+    assert one_line(error.value) == '/data/x.png: cannot open (No such file or directory)'

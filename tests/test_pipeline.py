@@ -75,3 +75,7 @@ def test_test_pipeline_reports_metrics_and_writes_images(trained):
         ['v1_tiny_test.png', 'v2_tiny_test.png']
     log = open(glob.glob(str(root / 'results' / 'tiny_test' / 'test_tiny_test_*.log'))[0]).read()
     assert '# psnr' in log and '# ssim' in log
+    del test_options['val']['suffix']  # msiagan-test checks its options file as a test run's
+    result = run_entry('test', root, '-opt', write_options(root / 'bad_test.yml', test_options))
+    assert result.returncode == 1 and 'Traceback' not in result.stderr
+    assert result.stderr.strip().endswith('bad_test.yml: val:suffix is missing (~ for none)')

@@ -1,11 +1,13 @@
 """Killed and resumed: atomic checkpoints, an exact --auto_resume after SIGKILL, and NaN/infinite losses."""
 import glob
 import os
+import random
 import re
 import signal
 import time
 from os import path as osp
 
+import numpy as np
 import pytest
 import torch
 from conftest import (feed, finished_output, make_model, run_entry, start_training, tiny_train_options, write_options,
@@ -91,8 +93,13 @@ def test_atomic_save_keeps_the_old_file_when_a_save_fails(tmp_path):
     assert os.listdir(tmp_path) == ['net.pth']
 
 
+def training_state(current_iter):
+    """The keys of a BasicSR training state, without content."""
+    return {'iter': current_iter, 'epoch': 0, 'optimizers': [], 'schedulers': []}
+
+
 def test_auto_resume_skips_an_unreadable_state(tmp_path):
-    atomic_save({'iter': 2}, tmp_path / '2.state')
+    atomic_save(training_state(2), tmp_path / '2.state')
     (tmp_path / '4.state').write_bytes((tmp_path / '2.state').read_bytes()[:100])  # cut short
     (tmp_path / '6.state.tmp').write_bytes(b'')  # what a kill during a save leaves
     assert latest_training_state(str(tmp_path)) == str(tmp_path / '2.state')
@@ -107,7 +114,7 @@ def test_a_state_whose_networks_are_missing_is_skipped_or_named(tmp_path):
     opt = {'network_g': {}, 'network_d': {}, 'auto_resume': True,
            'path': {'training_states': str(states), 'models': str(models)}}
     for current_iter in (2, 4):
-        atomic_save({'iter': current_iter}, states / f'{current_iter}.state')
+        atomic_save(training_state(current_iter), states / f'{current_iter}.state')
         for net in ('g', 'd'):
             atomic_save({'params': {}}, models / f'net_{net}_{current_iter}.pth')
     os.remove(models / 'net_d_4.pth')
@@ -121,6 +128,13 @@ def test_a_state_whose_networks_are_missing_is_skipped_or_named(tmp_path):
     opt['path']['resume_state'] = str(states / '6.state')
     with pytest.raises(InputError, match=r'6\.state cannot be read'):
         load_resume_state(opt)
+    opt['path']['resume_state'] = str(models / 'net_g_2.pth')  # a network, not a state
+    with pytest.raises(InputError, match=r'net_g_2\.pth is not a training state'):
+        load_resume_state(opt)
+    atomic_save({'params': {}}, states / '8.state')
+    for net in ('g', 'd'):
+        atomic_save({'params': {}}, models / f'net_{net}_8.pth')
+    assert latest_training_state(str(states), opt) == str(states / '2.state')
 
 
 def test_sampler_takes_up_an_epoch_part_way_with_the_saved_random_state(tmp_path):
@@ -175,3 +189,14 @@ def test_nonfinite_loss_ends_the_run_with_one_line_and_saves_nothing(tmp_path):
                                                      'infinite; training stopped')
     assert 'Traceback' not in result.stderr
     assert os.listdir(tmp_path / 'experiments' / 'nan' / 'models') == []
+
+
+def test_random_states_survive_a_save_and_load(tmp_path):
+    """Python, NumPy and torch generators come back from a weights_only file where they were."""
+    random.seed(1)
+    np.random.seed(1)
+    torch.manual_seed(1)
+    atomic_save({'rng_states': [rng_states()]}, tmp_path / 'x.state')
+    expected = random.random(), np.random.rand(), torch.rand(1)
+    set_rng_states(torch.load(tmp_path / 'x.state', weights_only=True)['rng_states'][0])
+    assert (random.random(), np.random.rand()) == expected[:2] and torch.equal(torch.rand(1), expected[2])
