@@ -10,8 +10,8 @@ from os import path as osp
 import numpy as np
 import pytest
 import torch
-from conftest import (feed, finished_output, make_model, run_entry, start_training, tiny_train_options, write_options,
-                      write_pairs)
+from conftest import (feed, finished_output, make_dataset, make_model, run_entry, start_training, tiny_train_options,
+                      write_options, write_pairs)
 
 from msiagan.checkpoint import atomic_save
 from msiagan.errors import InputError, TrainingError
@@ -200,3 +200,20 @@ def test_random_states_survive_a_save_and_load(tmp_path):
     expected = random.random(), np.random.rand(), torch.rand(1)
     set_rng_states(torch.load(tmp_path / 'x.state', weights_only=True)['rng_states'][0])
     assert (random.random(), np.random.rand()) == expected[:2] and torch.equal(torch.rand(1), expected[2])
+
+
+def test_validation_leaves_the_random_generators_as_it_found_them(tmp_path):
+    """Validation draws random numbers (the loader's seed); training afterwards must not see the difference."""
+    lq_dir, gt_dir = write_pairs(str(tmp_path / 'val'), ['v1', 'v2'], size=(32, 24))
+    model = make_model(tmp_path)
+    dataset = make_dataset(lq_dir, gt_dir, name='tiny_val')
+    loader = torch.utils.data.DataLoader(dataset, batch_size=1)
+    random.seed(3)
+    np.random.seed(3)
+    torch.manual_seed(3)
+    before = random.random(), np.random.rand(), torch.rand(1)
+    random.seed(3)
+    np.random.seed(3)
+    torch.manual_seed(3)
+    model.validation(loader, 1, None, False)
+    assert (random.random(), np.random.rand()) == before[:2] and torch.equal(torch.rand(1), before[2])
