@@ -24,7 +24,7 @@ import msiagan  # noqa: F401  (first: makes basicsr importable)
 from basicsr.archs import build_network
 from msiagan.fast_inference import optimize_for_inference
 from msiagan.entry import run_cli
-from msiagan.inference import enhance_tensor, tile_context, load_generator, load_network_options
+from msiagan.inference import enhance_tensor, load_generator, load_network_options, tile_context
 from msiagan.profiling import count_gmac, count_parameters
 
 SIZE = (400, 600)  # H, W of a LOL-v1 image

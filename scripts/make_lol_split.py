@@ -9,7 +9,7 @@ import os
 import random
 from os import path as osp
 
-from msiagan.data.pairing import images_by_stem
+from msiagan.data.pairing import images_by_stem, read_meta_info
 from msiagan.entry import run_cli
 from msiagan.errors import InputError
 
@@ -29,18 +29,13 @@ def write_split(args):
     train, val = split_stems(images_by_stem(args.gt), args.num_val, args.seed)
     splits = {osp.join(args.out, f'lol_v1_{name}.txt'): stems for name, stems in (('train', train), ('val', val))}
     for path, stems in splits.items():
-        if osp.isfile(path) and not args.force and read_lines(path) != stems:
+        if osp.isfile(path) and not args.force and read_meta_info(path) != stems:
             raise InputError(f'{path} already exists with another split: pass --force to replace it')
     os.makedirs(args.out, exist_ok=True)
     for path, stems in splits.items():
         with open(path, 'w') as f:
             f.write(''.join(f'{stem}\n' for stem in stems))
         print(f'{path}: {len(stems)} stems')
-
-
-def read_lines(path):
-    with open(path) as f:
-        return f.read().splitlines()
 
 
 def main(argv=None):
