@@ -62,11 +62,15 @@ class AtomicCheckpointMixin:
 
     def save_training_state(self, epoch, current_iter):
 
-        def save_with_rng_states(state, path):
-            atomic_save(dict(state, rng_states=self.rng_states_to_save), path)
+        def save_with_extras(state, path):
+            atomic_save(dict(state, **self.training_state_extras()), path)
 
-        with torch_save_as(save_with_rng_states):
+        with torch_save_as(save_with_extras):
             super().save_training_state(epoch, current_iter)
+
+    def training_state_extras(self):
+        """What a training state holds beyond BasicSR's: name -> value (here ``rng_states``; subclasses add)."""
+        return {'rng_states': self.rng_states_to_save}
 
     def validation(self, *args, **kwargs):
         with preserved_rng_states():

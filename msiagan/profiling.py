@@ -1,9 +1,15 @@
-"""Size, cost and speed of a network: parameters, multiply-accumulates, latency."""
+"""Size, cost and speed of a network: parameters, multiply-accumulates, latency, peak memory."""
 import statistics
 import time
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
+
+
+def peak_rss_mib():
+    """Peak resident memory of this process since it started, MiB (VmHWM; ru_maxrss would include the parent's)."""
+    with open('/proc/self/status') as status:
+        return next(int(line.split()[1]) for line in status if line.startswith('VmHWM:')) / 1024
 
 
 def count_parameters(net):

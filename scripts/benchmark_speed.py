@@ -25,7 +25,7 @@ from basicsr.archs import build_network
 from msiagan.fast_inference import optimize_for_inference
 from msiagan.entry import run_cli
 from msiagan.inference import enhance_tensor, load_generator, load_network_options, tile_context
-from msiagan.profiling import count_gmac, count_parameters
+from msiagan.profiling import count_gmac, count_parameters, peak_rss_mib
 
 SIZE = (400, 600)  # H, W of a LOL-v1 image
 SIZE_4K = (2160, 3840)
@@ -64,12 +64,6 @@ def cpu_latency(models, x, runs):
                 module(x)
                 times[path].append(time.perf_counter() - start)
     return times
-
-
-def peak_rss_mib():
-    """Peak resident memory of this process since it started (VmHWM; ru_maxrss would include the parent's)."""
-    with open('/proc/self/status') as status:
-        return next(int(line.split()[1]) for line in status if line.startswith('VmHWM:')) / 1024
 
 
 def peak_rss_child(network_opt, weights, path, size, tile, tile_pad, threads):

@@ -21,13 +21,16 @@ from msiagan.rng import rng_states, set_rng_states
 TOTAL_ITER = 12
 
 
-def training_options(root, name):
+def training_options(root, name, fast=False):
     """6 pairs of 40x40, random 32x32 crops with flips and rotations, batch 2: 3 steps an epoch, so states
-    every 2 steps fall inside epochs; data loaded in the training process (num_worker_per_gpu 0)."""
+    every 2 steps fall inside epochs; data loaded in the training process (num_worker_per_gpu 0). ``fast``:
+    through the fast path (cached data, channels_last, bf16)."""
     train_dirs = write_pairs(str(root / 'train'), [f'{i}' for i in range(6)], size=(40, 40))
     val_dirs = write_pairs(str(root / 'val'), ['v'], size=(32, 32), seed=1)
-    opt = tiny_train_options(name, train_dirs, val_dirs, total_iter=TOTAL_ITER)
+    fast_options = dict(channels_last=True, mixed_precision='bf16') if fast else {}
+    opt = tiny_train_options(name, train_dirs, val_dirs, total_iter=TOTAL_ITER, **fast_options)
     opt['datasets']['train']['dataset_enlarge_ratio'] = 1
+    opt['datasets']['train']['cache'] = 'memory' if fast else None
     opt['val']['val_freq'] = 4
     return write_options(root / f'{name}.yml', opt)
 
@@ -37,14 +40,16 @@ def saved_networks(root, name):
             for net in ('net_g', 'net_d')}
 
 
-@pytest.fixture(scope='module')
-def killed_and_resumed(tmp_path_factory):
-    """An uninterrupted run, and the same run killed (SIGKILL) after its first saved state then resumed.
+@pytest.fixture(scope='module', params=['plain', 'fast'])
+def killed_and_resumed(request, tmp_path_factory):
+    """An uninterrupted run, and the same run killed (SIGKILL) after its first saved state then resumed; through
+    the plain path, then through the fast one.
 
     Returns (root, iterations of the states on disk at the kill, the resumed run's log)."""
     root = tmp_path_factory.mktemp('resume')
-    uninterrupted = start_training(root, training_options(root, 'uninterrupted'))
-    killed = start_training(root, training_options(root, 'killed'))
+    fast = request.param == 'fast'
+    uninterrupted = start_training(root, training_options(root, 'uninterrupted', fast))
+    killed = start_training(root, training_options(root, 'killed', fast))
     states_dir = root / 'experiments' / 'killed' / 'training_states'
     deadline = time.monotonic() + 300
     while not glob.glob(str(states_dir / '*.state')) and killed.poll() is None and time.monotonic() < deadline:
@@ -156,8 +161,9 @@ def test_sampler_takes_up_an_epoch_part_way_with_the_saved_random_state(tmp_path
     assert list(resumed) == list(uninterrupted)
 
 
-def test_nonfinite_loss_stops_training_before_any_update(tmp_path):
-    model = make_model(tmp_path)
+@pytest.mark.parametrize('fast_options', [{}, dict(channels_last=True, mixed_precision='bf16')])
+def test_nonfinite_loss_stops_training_before_any_update(tmp_path, fast_options):
+    model = make_model(tmp_path, **fast_options)
     feed(model)
     model.optimize_parameters(1)
     before = [p.detach().clone() for p in (*model.net_g.parameters(), *model.net_d.parameters())]

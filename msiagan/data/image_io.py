@@ -55,10 +55,14 @@ def to_three_channels(img):
     return np.repeat(colour, 3, axis=2) if colour.shape[2] == 1 else np.ascontiguousarray(colour)
 
 
+def to_unit_float(img):
+    """uint8 or uint16 values -> float32 in [0, 1] by this module's rule; float32 arrays are returned as they are."""
+    return img if img.dtype == np.float32 else img.astype(np.float32) / FULL_SCALE[img.dtype]
+
+
 def decode_image(content, name):
     """Decode image bytes to a float32 (H, W, 3) BGR array in [0, 1], by the rule of this module."""
-    img = to_three_channels(decode_stored(content, name))
-    return img.astype(np.float32) / FULL_SCALE[img.dtype]
+    return to_unit_float(to_three_channels(decode_stored(content, name)))
 
 
 def read_bgr_uint8(path):

@@ -1,17 +1,21 @@
 """Paired low-light dataset: inputs and references matched by file stem, from folders or LMDB."""
 from concurrent.futures import ThreadPoolExecutor
 
+import numpy as np
+import torch
 from basicsr.data.transforms import augment, paired_random_crop
-from basicsr.utils import FileClient, img2tensor
+from basicsr.utils import FileClient, get_root_logger, img2tensor
 from basicsr.utils.registry import DATASET_REGISTRY
 from torch.utils import data
 
 from msiagan.errors import InputError
 
-from .image_io import decode_image
+from .image_io import decode_stored, to_three_channels, to_unit_float
 from .lmdb_envs import SharedLmdbBackend
 from .pairing import paired_keys_from_lmdb, paired_paths_from_folders, restrict_to_meta_info
-from .transforms import pad_to_size, resize_image
+from .transforms import flip_and_turn, pad_to_size, resize_image
+
+CACHES = (None, 'memory', 'device')
 
 
 @DATASET_REGISTRY.register()
@@ -36,8 +40,14 @@ class PairedLowLightDataset(data.Dataset):
             smaller than that is padded up to it first (``pad_to_size``: reflect, or edge when a side is at most
             half that size). None: whole frames (batches need one size).
         use_hflip, use_rot (bool): Random horizontal flips; random vertical flips and 90-degree rotations.
+        cache (str | None): None: decode the files for every item. 'memory': decode every pair once, when the
+            dataset is built, and keep it (as stored: 8- or 16-bit, or float32 after ``resize``); crops and
+            flips are then served from memory. 'device': the same, kept as (3, H, W) tensors on the current
+            CUDA device (the CPU without one) and cropped and flipped there; needs num_worker_per_gpu: 0.
+            Items are the same pixels, with the same crops and flips for the same random state, either way.
 
-    Items: {'lq': (3, H, W), 'gt': (3, H, W), 'lq_path', 'gt_path'}; float32 tensors.
+    Items: {'lq': (3, H, W), 'gt': (3, H, W), 'lq_path', 'gt_path'}; float32 tensors (on the device with
+    ``cache: device``).
     """
 
     def __init__(self, opt):
@@ -52,7 +62,14 @@ class PairedLowLightDataset(data.Dataset):
             self.pairs = paired_paths_from_folders(lq_root, gt_root)
         if opt.get('meta_info_file'):
             self.pairs = restrict_to_meta_info(self.pairs, opt['meta_info_file'])
-        if opt.get('check_images', True):
+        self.cache = None
+        if opt.get('cache') not in CACHES:
+            raise InputError(f"datasets: {opt.get('name')}: cache '{opt['cache']}' is not one of: ~, memory, device")
+        if opt.get('cache'):
+            self.cache = self.cached_pairs(opt['cache'])
+            self._check_whole_frames_batch([pair[0].shape[-2:] if torch.is_tensor(pair[0]) else pair[0].shape[:2]
+                                            for pair in self.cache])
+        elif opt.get('check_images', True):
             self._check_whole_frames_batch(self.check_all_pairs())
 
     def check_all_pairs(self):
@@ -60,6 +77,30 @@ class PairedLowLightDataset(data.Dataset):
         self._open_file_client()
         with ThreadPoolExecutor() as pool:
             return list(pool.map(lambda pair: self._read_pair(pair)[0].shape[:2], self.pairs))
+
+    def cached_pairs(self, cache):
+        """Every pair decoded (threads) up to where random choices begin: [(lq, gt)], arrays as ``_prepared_pair``
+        gives them, or for cache 'device' (3, H, W) RGB tensors on the device (uint8, else float32 in [0, 1])."""
+        if cache == 'device' and self.opt.get('num_worker_per_gpu', 0) > 0:
+            raise InputError(f"datasets: {self.opt.get('name')}: cache: device needs num_worker_per_gpu: 0 "
+                             f"(it is {self.opt['num_worker_per_gpu']}): loader workers cannot share device memory")
+        self._open_file_client()
+        with ThreadPoolExecutor() as pool:
+            pairs = list(pool.map(self._prepared_pair, self.pairs))
+        if cache == 'device':
+            device = torch.device('cuda', torch.cuda.current_device()) if torch.cuda.is_available() else 'cpu'
+            pairs = [tuple(self._to_device_tensor(img, device) for img in pair) for pair in pairs]
+            size = sum(img.nelement() * img.element_size() for pair in pairs for img in pair)
+        else:
+            size = sum(img.nbytes for pair in pairs for img in pair)
+        get_root_logger().info(f"{self.opt.get('name')}: {len(pairs)} pairs held in {cache} ({size / 2**30:.2f} GiB)")
+        return pairs
+
+    @staticmethod
+    def _to_device_tensor(img, device):
+        """(H, W, 3) BGR array -> (3, H, W) RGB tensor on ``device``: uint8 kept, anything else float32 in [0, 1]."""
+        img = img if img.dtype == np.uint8 else to_unit_float(img)
+        return torch.from_numpy(np.ascontiguousarray(img[..., ::-1].transpose(2, 0, 1))).to(device)
 
     def _check_whole_frames_batch(self, sizes):
         """Whole-frame training batches (no gt_size) need every pair at one size (or resize), and square frames
@@ -93,35 +134,63 @@ class PairedLowLightDataset(data.Dataset):
         return pair[f'{role}_path']
 
     def _read_pair(self, pair):
-        """Decoded (lq, gt) float32 (H, W, 3) BGR arrays of one pair, checked to have the same size."""
+        """Decoded (lq, gt) (H, W, 3) BGR arrays of one pair as stored (uint8 or uint16), checked to have the
+        same size."""
         images = []
         for role in ('lq', 'gt'):
             try:
                 content = self.file_client.get(pair[f'{role}_path'], role)
             except OSError as error:
                 raise InputError(f'{self._source(pair, role)}: cannot open ({error.strerror})') from None
-            images.append(decode_image(content, self._source(pair, role)))
+            images.append(to_three_channels(decode_stored(content, self._source(pair, role))))
         lq, gt = images
         if lq.shape != gt.shape:
             raise InputError(f"{self._source(pair, 'lq')} ({lq.shape[1]}x{lq.shape[0]}) and "
                              f"{self._source(pair, 'gt')} ({gt.shape[1]}x{gt.shape[0]}) differ in size")
         return lq, gt
 
-    def __getitem__(self, index):
-        if self.file_client is None:
-            self._open_file_client()
-        pair = self.pairs[index]
+    def _prepared_pair(self, pair):
+        """(lq, gt) of one pair read, resized and padded to gt_size, as far as no random choice is involved:
+        (H, W, 3) BGR arrays, as stored, or float32 in [0, 1] once resized."""
         lq, gt = self._read_pair(pair)
         if self.opt.get('resize'):
             interpolation = self.opt.get('resize_interp', 'area')
-            lq, gt = (resize_image(img, self.opt['resize'], interpolation) for img in (lq, gt))
+            lq, gt = (resize_image(to_unit_float(img), self.opt['resize'], interpolation) for img in (lq, gt))
+        gt_size = self.opt.get('gt_size')
+        if self.opt['phase'] == 'train' and gt_size:
+            lq, gt = pad_to_size(lq, gt_size), pad_to_size(gt, gt_size)
+        return lq, gt
+
+    def _random_view(self, lq, gt, gt_path):
+        """The training crop and flips of a prepared (lq, gt), arrays or (3, H, W) tensors alike, as new arrays
+        or tensors (the prepared pair, maybe cached, is left as it is)."""
+        gt_size = self.opt.get('gt_size')
+        if gt_size:
+            if torch.is_tensor(lq):  # BasicSR crops tensors as (N, C, H, W)
+                gt, lq = (img[0] for img in paired_random_crop(gt[None], lq[None], gt_size, 1, gt_path))
+            else:
+                gt, lq = paired_random_crop(gt, lq, gt_size, 1, gt_path)
+        if torch.is_tensor(lq):
+            _, status = augment([], self.opt.get('use_hflip', False), self.opt.get('use_rot', False),
+                                return_status=True)  # BasicSR's random draws, applied to tensors
+            return flip_and_turn(lq, *status), flip_and_turn(gt, *status)
+        gt, lq = augment([gt.copy(), lq.copy()], self.opt.get('use_hflip', False), self.opt.get('use_rot', False))
+        return lq, gt
+
+    def __getitem__(self, index):
+        pair = self.pairs[index]
+        if self.cache is not None:
+            lq, gt = self.cache[index]
+        else:
+            if self.file_client is None:
+                self._open_file_client()
+            lq, gt = self._prepared_pair(pair)
         if self.opt['phase'] == 'train':
-            gt_size = self.opt.get('gt_size')
-            if gt_size:
-                lq, gt = pad_to_size(lq, gt_size), pad_to_size(gt, gt_size)
-                gt, lq = paired_random_crop(gt, lq, gt_size, 1, pair['gt_path'])
-            gt, lq = augment([gt, lq], self.opt.get('use_hflip', False), self.opt.get('use_rot', False))
-        lq, gt = img2tensor([lq, gt], bgr2rgb=True, float32=True)
+            lq, gt = self._random_view(lq, gt, pair['gt_path'])
+        if torch.is_tensor(lq):
+            lq, gt = (img.float() / 255 if img.dtype == torch.uint8 else img.clone() for img in (lq, gt))
+        else:
+            lq, gt = img2tensor([to_unit_float(lq), to_unit_float(gt)], bgr2rgb=True, float32=True)
         return {'lq': lq, 'gt': gt, 'lq_path': pair['lq_path'], 'gt_path': pair['gt_path']}
 
     def __len__(self):

@@ -1,6 +1,7 @@
-"""Geometric transforms on (H, W, C) arrays that are not in basicsr.data.transforms."""
+"""Geometric transforms on (H, W, C) arrays, and on (C, H, W) tensors, that are not in basicsr.data.transforms."""
 import cv2
 import numpy as np
+import torch
 
 from msiagan.errors import InputError
 
@@ -31,3 +32,11 @@ def pad_to_size(img, min_size):
         return img
     mode = 'reflect' if pad_h < img.shape[0] and pad_w < img.shape[1] else 'edge'
     return np.pad(img, ((0, pad_h), (0, pad_w), (0, 0)), mode=mode)
+
+
+def flip_and_turn(img, hflip, vflip, rot90):
+    """What ``basicsr.data.transforms.augment`` does to an (H, W, C) array, on a (C, H, W) tensor: a horizontal
+    flip, a vertical flip, then a transpose of H and W, each if asked."""
+    dims = [dim for dim, wanted in ((-1, hflip), (-2, vflip)) if wanted]
+    img = torch.flip(img, dims) if dims else img
+    return img.transpose(-2, -1) if rot90 else img

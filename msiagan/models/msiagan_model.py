@@ -12,9 +12,11 @@ from msiagan.distributed import DistributedModelMixin, flagged_on_any_process
 from msiagan.errors import InputError, TrainingError
 from msiagan.inference import LOAD_ERRORS, unreadable_weights
 
+from .fast_training import FastTrainingMixin
+
 
 @MODEL_REGISTRY.register()
-class MSIAGANModel(DistributedModelMixin, AtomicCheckpointMixin, SRGANModel):
+class MSIAGANModel(FastTrainingMixin, DistributedModelMixin, AtomicCheckpointMixin, SRGANModel):
     """Paired enhancement GAN: a generator and a (conditional) discriminator, trained in turn each step.
 
     Generator loss: gan_opt (adversarial, on D's verdict) + pixel_opt (L1Loss, the MAE) + mac_opt (MACLoss)
@@ -30,6 +32,7 @@ class MSIAGANModel(DistributedModelMixin, AtomicCheckpointMixin, SRGANModel):
         skip_nonfinite (bool): True: a NaN or infinite loss skips the update it belongs to (a G loss: the whole
             step), with a warning. False: it stops training with a one-line error naming the iteration and the
             loss, before any update or save. Default: False.
+        channels_last, mixed_precision, compile: training speed (msiagan.models.fast_training).
     Distributed (msiagan.distributed) on GPUs and CPUs; checkpoints written atomically (msiagan.checkpoint).
     Logged: l_g_pix, l_g_mac, l_g_ssim, l_g_gan, l_g_total, l_d_real, l_d_fake, out_d_real, out_d_fake.
     """
@@ -102,20 +105,23 @@ class MSIAGANModel(DistributedModelMixin, AtomicCheckpointMixin, SRGANModel):
             ema_buffer.copy_(buffer)
 
     def discriminate(self, image):
-        """D's logits for ``image`` (N, 3, H, W), conditioned on the current low-light input if so set."""
-        return self.net_d(torch.cat([self.lq, image], 1) if self.condition_d else image)
+        """D's float32 logits for ``image`` (N, 3, H, W), conditioned on the current low-light input if so set."""
+        with self.autocast():
+            return self.net_d(torch.cat([self.lq, image], 1) if self.condition_d else image).float()
 
     def content_losses(self):
-        """OrderedDict name -> weighted content loss of the current output against the reference."""
+        """OrderedDict name -> weighted content loss of the current output against the reference (float32)."""
         criteria = (('l_g_pix', self.cri_pix), ('l_g_mac', self.cri_mac), ('l_g_ssim', self.cri_ssim))
-        return OrderedDict((name, criterion(self.output, self.gt)) for name, criterion in criteria if criterion)
+        output = self.output.float()
+        return OrderedDict((name, criterion(output, self.gt)) for name, criterion in criteria if criterion)
 
     def optimize_parameters(self, current_iter):
         # generator: content losses + fool D (D frozen)
         for p in self.net_d.parameters():
             p.requires_grad = False
         self.optimizer_g.zero_grad()
-        self.output = self.net_g(self.lq)
+        with self.autocast():
+            self.output = self.net_g(self.lq)
         loss_dict = OrderedDict()
         if current_iter % self.net_d_iters == 0 and current_iter > self.net_d_init_iters:
             loss_dict.update(self.content_losses())
@@ -125,8 +131,7 @@ class MSIAGANModel(DistributedModelMixin, AtomicCheckpointMixin, SRGANModel):
                 return
             l_g_total = sum(loss_dict.values())
             loss_dict['l_g_total'] = l_g_total
-            l_g_total.backward()
-            self.optimizer_g.step()
+            self.backward_and_step(l_g_total, self.optimizer_g, 'g')
 
         # discriminator: real -> 1, enhanced -> 0
         for p in self.net_d.parameters():
@@ -139,8 +144,8 @@ class MSIAGANModel(DistributedModelMixin, AtomicCheckpointMixin, SRGANModel):
         loss_dict['out_d_real'] = real_d_pred.detach().mean()
         loss_dict['out_d_fake'] = fake_d_pred.detach().mean()
         if self.losses_are_finite({name: loss_dict[name] for name in ('l_d_real', 'l_d_fake')}, current_iter):
-            (self.d_loss_weight * (loss_dict['l_d_real'] + loss_dict['l_d_fake'])).backward()
-            self.optimizer_d.step()
+            self.backward_and_step(self.d_loss_weight * (loss_dict['l_d_real'] + loss_dict['l_d_fake']),
+                                   self.optimizer_d, 'd')
 
         self.log_dict = self.reduce_loss_dict(loss_dict)
         if self.ema_decay > 0:

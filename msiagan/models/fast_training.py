@@ -1,0 +1,98 @@
+"""Training-speed options of a BasicSR model: channels_last memory, mixed precision and torch.compile.
+
+Options under ``train`` (all off by default; the numbers they give are in docs/training.md):
+    channels_last (bool): G, D, the EMA of G and each batch in channels-last (NHWC) memory order. Same
+        results (to float rounding); convolutions run faster on CPUs and on GPUs with tensor cores.
+    mixed_precision (str | None): ~ (float32), 'bf16' or 'fp16': G's and D's forward passes in that precision
+        (torch.autocast), losses in float32. fp16 adds a gradient scaler for each of G and D (saved in the
+        training state, so a resumed run goes on exactly); it needs a CUDA GPU. bf16 on a CPU is fast only with
+        bf16 instructions (AVX512-BF16 or AMX); without them it runs emulated, slower than float32 (a warning
+        says so).
+    compile (bool): ``torch.compile`` G and D (first iterations slower while they compile; C++ compiler needed on
+        a CPU). State dict keys stay as they are.
+"""
+from contextlib import nullcontext
+
+import torch
+from basicsr.utils import get_root_logger
+
+from msiagan.errors import InputError
+
+PRECISIONS = {'bf16': torch.bfloat16, 'fp16': torch.float16}
+
+
+def cpu_has_bf16_instructions():
+    """True if this CPU computes bf16 natively (AVX512-BF16 or AMX), as far as torch can tell."""
+    checks = [getattr(torch.cpu, name, None) for name in ('_is_avx512_bf16_supported', '_is_amx_tile_supported')]
+    return any(check() for check in checks if check is not None)
+
+
+class FastTrainingMixin:
+    """For a BasicSR model (before it in the bases): reads the options above and offers ``autocast()`` and
+    ``backward_and_step(loss, optimizer, net)`` to ``optimize_parameters``."""
+
+    def __init__(self, opt):
+        train_opt = opt['train'] if opt.get('is_train') else {}
+        for key in ('channels_last', 'compile'):
+            if not isinstance(train_opt.get(key, False), bool):
+                raise InputError(f'train:{key} {train_opt[key]!r}: must be true or false')
+        self.channels_last = train_opt.get('channels_last', False)
+        self.compile_networks = train_opt.get('compile', False)
+        precision = train_opt.get('mixed_precision')
+        if precision is not None and precision not in PRECISIONS:
+            raise InputError(f"train:mixed_precision {precision!r}: must be ~, bf16 or fp16")
+        self.precision = precision
+        super().__init__(opt)
+
+    def model_to_device(self, net):
+        """BasicSR's (device, then DDP or DataParallel), with channels_last first and torch.compile last."""
+        if self.channels_last:
+            net = net.to(memory_format=torch.channels_last)
+        net = super().model_to_device(net)
+        if self.compile_networks:
+            net.compile()  # in place: state_dict keys keep their names
+        return net
+
+    def init_training_settings(self):
+        if self.precision == 'fp16' and self.device.type != 'cuda':
+            raise InputError('train:mixed_precision fp16 needs a CUDA GPU; use bf16 (or ~) on the CPU')
+        if self.precision == 'bf16' and self.device.type == 'cpu' and not cpu_has_bf16_instructions():
+            get_root_logger().warning('train:mixed_precision bf16: this CPU has no bf16 instructions, so bf16 is '
+                                      'emulated and training runs slower than in float32')
+        super().init_training_settings()
+        if self.channels_last and getattr(self, 'net_g_ema', None) is not None:
+            self.net_g_ema.to(memory_format=torch.channels_last)
+        scaling = self.precision == 'fp16'
+        self.grad_scalers = {'g': torch.amp.GradScaler('cuda', enabled=scaling),
+                             'd': torch.amp.GradScaler('cuda', enabled=scaling)}
+
+    def feed_data(self, data):
+        super().feed_data(data)
+        if self.channels_last:
+            self.lq = self.lq.contiguous(memory_format=torch.channels_last)
+            if hasattr(self, 'gt'):
+                self.gt = self.gt.contiguous(memory_format=torch.channels_last)
+
+    def autocast(self):
+        """The block runs in ``train:mixed_precision`` (a no-op without it)."""
+        if self.precision is None:
+            return nullcontext()
+        return torch.autocast(self.device.type, dtype=PRECISIONS[self.precision])
+
+    def backward_and_step(self, loss, optimizer, net):
+        """loss.backward() and optimizer.step(), through the gradient scaler of ``net`` ('g' or 'd') with fp16."""
+        scaler = self.grad_scalers[net]
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+
+    def training_state_extras(self):
+        extras = super().training_state_extras()
+        if self.precision == 'fp16':
+            extras['grad_scalers'] = {net: scaler.state_dict() for net, scaler in self.grad_scalers.items()}
+        return extras
+
+    def resume_training(self, resume_state):
+        super().resume_training(resume_state)
+        for net, state in resume_state.get('grad_scalers', {}).items():
+            self.grad_scalers[net].load_state_dict(state)

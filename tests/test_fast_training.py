@@ -1,0 +1,156 @@
+"""The training fast path: cached data, channels_last, mixed precision and torch.compile give what the plain
+path gives (msiagan.models.fast_training, PairedLowLightDataset's cache)."""
+import random
+import re
+import subprocess
+import sys
+from os import path as osp
+
+import numpy as np
+import pytest
+import torch
+from basicsr.data import build_dataloader
+from basicsr.data.data_sampler import EnlargedSampler
+from conftest import REPO, make_dataset, make_model, tiny_train_options, write_options, write_pairs
+
+from msiagan.errors import InputError
+
+AUGMENTED = dict(phase='train', gt_size=32, use_hflip=True, use_rot=True)
+
+
+@pytest.fixture
+def train_pairs(tmp_path):
+    """Four 48x40 pairs (.png inputs, .jpg references) and one 24x20 pair, smaller than the 32x32 crops."""
+    lq, gt = write_pairs(str(tmp_path / 'data'), ['a', 'b', 'c', 'd'], gt_ext='.jpg')
+    write_pairs(str(tmp_path / 'data'), ['small'], size=(24, 20), seed=1)
+    return lq, gt
+
+
+def items(dataset, count=12, seed=0):
+    random.seed(seed)
+    return [dataset[index % len(dataset)] for index in range(count)]
+
+
+@pytest.mark.parametrize('options', [AUGMENTED, dict(AUGMENTED, resize=[40, 36]), dict(phase='val'),
+                                     dict(phase='train', gt_size=None, use_hflip=True, use_rot=False)])
+@pytest.mark.parametrize('cache', ['memory', 'device'])
+def test_cached_items_are_the_files_items(train_pairs, options, cache):
+    from_files = items(make_dataset(*train_pairs, **options))
+    cached = items(make_dataset(*train_pairs, cache=cache, **options))
+    for file_item, cached_item in zip(from_files, cached):
+        assert cached_item['lq_path'] == file_item['lq_path']
+        for key in ('lq', 'gt'):
+            assert cached_item[key].dtype == torch.float32
+            assert torch.equal(cached_item[key], file_item[key]), (key, file_item['lq_path'])
+
+
+def test_augmentations_differ_between_draws_and_leave_the_cache_alone(train_pairs):
+    for cache in ('memory', 'device'):
+        dataset = make_dataset(*train_pairs, cache=cache, **AUGMENTED)
+        before = [[img.clone() if torch.is_tensor(img) else img.copy() for img in pair] for pair in dataset.cache]
+        crops = {tuple(item['gt'].flatten()[:64].tolist()) for item in items(dataset, count=24)}
+        assert len(crops) > 20  # not one fixed window
+        for pair, saved in zip(dataset.cache, before):
+            assert all(np.array_equal(np.asarray(img), np.asarray(copy)) for img, copy in zip(pair, saved))
+
+
+def test_memory_cache_keeps_8_bit_images_as_8_bit(train_pairs):
+    assert make_dataset(*train_pairs, cache='memory').cache[0][0].dtype == np.uint8
+    assert make_dataset(*train_pairs, cache='device').cache[0][0].dtype == torch.uint8
+    assert make_dataset(*train_pairs, cache='memory', resize=[40, 36]).cache[0][0].dtype == np.float32
+
+
+def test_bad_cache_options_are_named(train_pairs):
+    with pytest.raises(InputError, match="datasets: t: cache 'disk' is not one of: ~, memory, device"):
+        make_dataset(*train_pairs, name='t', cache='disk')
+    with pytest.raises(InputError, match='datasets: t: cache: device needs num_worker_per_gpu: 0 \\(it is 2\\)'):
+        make_dataset(*train_pairs, name='t', cache='device', num_worker_per_gpu=2)
+
+
+def train(tmp_path, train_pairs, cache=None, iterations=4, **fast_options):
+    """Run ``iterations`` steps as BasicSR's trainer does (its loader and sampler, data in this process) from a
+    fixed seed; return (the logged losses of each step, the model)."""
+    dataset_opt = dict(AUGMENTED, name='t', cache=cache, num_worker_per_gpu=0, batch_size_per_gpu=2)
+    dataset = make_dataset(*train_pairs, **dataset_opt)
+    loader = build_dataloader(dataset, dataset_opt, num_gpu=0, dist=False, sampler=EnlargedSampler(dataset, 1, 0, 2),
+                              seed=0)
+    torch.manual_seed(0)
+    random.seed(0)
+    model = make_model(tmp_path, **fast_options)
+    logs = []
+    for current_iter, batch in zip(range(1, iterations + 1), loader):
+        model.feed_data(batch)
+        model.optimize_parameters(current_iter)
+        logs.append(model.get_current_log())
+    return logs, model
+
+
+def test_fast_path_in_float32_trains_as_the_plain_path(tmp_path, train_pairs):
+    plain_logs, plain = train(tmp_path / 'plain', train_pairs)
+    fast_logs, fast = train(tmp_path / 'fast', train_pairs, cache='memory', channels_last=True)
+    assert all(p.is_contiguous(memory_format=torch.channels_last) for p in fast.net_g.parameters() if p.ndim == 4)
+    for step, (plain_log, fast_log) in enumerate(zip(plain_logs, fast_logs), 1):
+        for name, value in plain_log.items():
+            assert fast_log[name] == pytest.approx(value, rel=1e-5, abs=1e-6), (step, name)
+    for net in ('net_g', 'net_d', 'net_g_ema'):  # to 1e-5: D's conv biases before BatchNorm get only rounding noise
+        for (name, value), fast_value in zip(getattr(plain, net).state_dict().items(),
+                                             getattr(fast, net).state_dict().values()):
+            torch.testing.assert_close(fast_value, value, rtol=1e-5, atol=1e-5, msg=f'{net} {name}')
+
+
+def test_bf16_losses_stay_close_to_float32(tmp_path, train_pairs):
+    """Stated tolerance, over 5 steps from the same start: the first step's losses within 1% of float32's; the
+    content losses and the total within 0.5% at every step; the adversarial ones, whose D follows its own
+    trajectory once steps differ, within 10%."""
+    plain_logs, _ = train(tmp_path / 'plain', train_pairs, iterations=5)
+    bf16_logs, bf16 = train(tmp_path / 'bf16', train_pairs, iterations=5, mixed_precision='bf16', channels_last=True)
+    assert bf16.output.dtype == torch.bfloat16  # G ran in bf16
+    adversarial = ('l_g_gan', 'l_d_real', 'l_d_fake')
+    for step, (plain_log, bf16_log) in enumerate(zip(plain_logs, bf16_logs), 1):
+        for name in ('l_g_pix', 'l_g_mac', 'l_g_ssim', 'l_g_total', *adversarial):
+            tolerance = 1e-2 if step == 1 else 1e-1 if name in adversarial else 5e-3
+            assert bf16_log[name] == pytest.approx(plain_log[name], rel=tolerance), (step, name)
+
+
+def test_precision_options_are_checked(tmp_path):
+    with pytest.raises(InputError, match="train:mixed_precision 'fp32': must be ~, bf16 or fp16"):
+        make_model(tmp_path, mixed_precision='fp32')
+    with pytest.raises(InputError, match='train:mixed_precision fp16 needs a CUDA GPU'):
+        make_model(tmp_path, mixed_precision='fp16')
+    with pytest.raises(InputError, match="train:channels_last 'yes': must be true or false"):
+        make_model(tmp_path, channels_last='yes')
+
+
+def test_compile_keeps_the_state_dict_names(tmp_path):
+    plain, compiled = make_model(tmp_path), make_model(tmp_path, compile=True)
+    assert compiled.net_g._compiled_call_impl is not None and compiled.net_d._compiled_call_impl is not None
+    assert list(compiled.net_g.state_dict()) == list(plain.net_g.state_dict())
+    assert list(compiled.net_d.state_dict()) == list(plain.net_d.state_dict())
+
+
+def test_benchmark_prints_both_paths_and_the_speed_up(tmp_path, train_pairs):
+    opt = tiny_train_options('bench', train_pairs, train_pairs)
+    options = write_options(tmp_path / 'bench.yml', opt)
+    result = subprocess.run([sys.executable, osp.join(REPO, 'scripts', 'benchmark_train.py'), '-opt', options,
+                             '--iters', '2', '--warmup', '1', '--threads', '1', '--force_yml', 'network_g:num_feat=8'],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith(f'{options} on CPU, 1 threads: 1 warm-up + 2 timed iterations per path')
+    assert lines[1].startswith('plain (files, 0 workers, fp32): 2 x 32x32 a batch, ')
+    assert lines[2].startswith('fast (cache memory, 0 workers, channels_last, ')
+    for line in lines[1:3]:
+        assert re.search(r' Mpx/s, \d+\.\d+ it/s, \d+\.\d% waiting for data, peak memory \d+ MiB$', line), line
+    assert re.fullmatch(r'plain \d+\.\d\d Mpx/s, fast \d+\.\d\d Mpx/s, speed-up \d+\.\d\dx', lines[-1]), lines[-1]
+
+
+def test_benchmark_names_bad_arguments(tmp_path):
+    result = subprocess.run([sys.executable, osp.join(REPO, 'scripts', 'benchmark_train.py'), '-opt',
+                             str(tmp_path / 'missing.yml')], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1 and 'Traceback' not in result.stderr
+    last = result.stderr.splitlines()[-1]
+    assert last.startswith('benchmark_train.py: error: ') and f'{tmp_path}/missing.yml: cannot read' in last
+    result = subprocess.run([sys.executable, osp.join(REPO, 'scripts', 'benchmark_train.py'), '-opt', 'x.yml',
+                             '--iters', '0'], capture_output=True, text=True, timeout=120)
+    assert result.stderr.splitlines()[-1] == ('benchmark_train.py: error: --iters and --threads must be at least 1, '
+                                              '--warmup at least 0')
