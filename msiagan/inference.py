@@ -8,12 +8,12 @@ from os import path as osp
 import cv2
 import numpy as np
 import torch
-import yaml
 from basicsr.archs import build_network
 from basicsr.utils.registry import ARCH_REGISTRY
 
 from msiagan.errors import InputError
 from msiagan.options_check import force_option
+from msiagan.options_file import parse_options_text, read_options_text
 
 
 def recorded_overrides(text):
@@ -34,13 +34,9 @@ def load_network_options(options_file):
     In the copy BasicSR keeps in an experiment folder, ``network_g`` has the original values: the
     ``--force_yml`` changes to it that the copy's ``# CMD:`` header records are applied here.
     """
-    try:
-        with open(options_file) as f:
-            text = f.read()
-        options = yaml.safe_load(text)
-    except (OSError, yaml.YAMLError) as error:
-        raise InputError(f'{options_file}: cannot read options ({error})') from None
-    if not isinstance(options, dict) or 'network_g' not in options:
+    text = read_options_text(options_file)
+    options = parse_options_text(text, options_file)
+    if 'network_g' not in options:
         raise InputError(f'{options_file}: has no network_g')
     for entry in recorded_overrides(text):
         if entry.startswith('network_g:'):

@@ -15,11 +15,10 @@ import basicsr.losses  # noqa: F401
 import basicsr.metrics  # noqa: F401
 import basicsr.models  # noqa: F401
 import torch
-import yaml
-from basicsr.utils.options import _postprocess_yml_value, ordered_yaml
 from basicsr.utils.registry import ARCH_REGISTRY, DATASET_REGISTRY, LOSS_REGISTRY, METRIC_REGISTRY, MODEL_REGISTRY
 
 from msiagan.errors import InputError
+from msiagan.options_file import force_yml_value, read_options_file
 
 SCHEDULERS = ('MultiStepLR', 'MultiStepRestartLR', 'CosineAnnealingRestartLR')  # what BaseModel can build
 BACKENDS = ('disk', 'lmdb')  # the io_backend types of PairedLowLightDataset
@@ -36,28 +35,22 @@ def load_options(argv):
     args, _ = parser.parse_known_args(argv)
     if args.opt is None:
         return None, None
-    try:
-        with open(args.opt) as f:
-            opt = yaml.load(f, Loader=ordered_yaml()[0])
-    except OSError as error:
-        raise InputError(f'-opt {args.opt}: cannot read ({error.strerror})') from None
-    except UnicodeDecodeError:
-        raise InputError(f'-opt {args.opt}: not a text (YAML) file') from None
-    except yaml.YAMLError as error:
-        raise InputError(f"{args.opt}: not valid YAML ({' '.join(str(error).split())})") from None
-    if not isinstance(opt, dict):
-        raise InputError(f'{args.opt}: not a mapping of options')
+    opt = read_options_file(args.opt)
     for entry in args.force_yml:
         force_option(opt, entry)
     return opt, args.opt
 
 
 def force_option(opt, entry):
-    """Apply one ``--force_yml key:key=value`` to ``opt`` the way BasicSR will (same value parsing)."""
+    """Apply one ``--force_yml key:key=value`` to ``opt`` the way BasicSR will (same value parsing, lists as
+    literals: msiagan.options_file)."""
     if entry.count('=') > 1:
         raise InputError(f'--force_yml {entry}: one "=" only (BasicSR splits the entry at it)')
     keys, sep, value = entry.partition('=')
     keys = keys.strip().split(':')
+    if any(char in '"\\' or not char.isprintable() for key in keys for char in key):
+        raise InputError(f'--force_yml {entry}: a key may not hold quotes, backslashes or control characters '
+                         '(BasicSR runs the keys as code)')
     section = opt
     for depth, key in enumerate(keys[:-1]):
         section = section.get(key) if isinstance(section, dict) else None
@@ -65,7 +58,7 @@ def force_option(opt, entry):
             raise InputError(f"--force_yml {entry}: there is no section {':'.join(keys[:depth + 1])}")
     if not sep:
         raise InputError(f'--force_yml {entry}: expected key:key=value')
-    section[keys[-1]] = _postprocess_yml_value(value.strip())
+    section[keys[-1]] = force_yml_value(value.strip())
 
 
 def check_options_argv(argv, is_train):

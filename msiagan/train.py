@@ -14,11 +14,13 @@ from basicsr import train as basicsr_train  # noqa: E402
 
 from msiagan.distributed import use_cpu_capable_init_dist  # noqa: E402
 from msiagan.entry import project_root, run_cli  # noqa: E402
+from msiagan.options_file import use_safe_options_parsing  # noqa: E402
 from msiagan.resume import install_exact_resume  # noqa: E402
 
 
 def main():
     use_cpu_capable_init_dist()
+    use_safe_options_parsing()
     install_exact_resume()
     run_cli('msiagan-train', lambda: basicsr_train.train_pipeline(project_root()), is_train=True)
 
