@@ -16,6 +16,8 @@ float32 rounding), faster. How:
   outputs, where AE3 reads them, by the input patches. 16.3 instead of 25.7 GMAC at 600x400.
 - The 3x3 head, the bottlenecks and the coarse blocks run through oneDNN in channels-last order;
   intermediate matrices are reused from call to call (see _BufferPool).
+- The generator's ``global_features`` (its global context and global branch) run as they are, on the whole
+  image, and scale and shift the matrices in place.
 
 Any other module is returned unchanged.
 """
@@ -29,10 +31,12 @@ from torch.nn import functional as F
 
 from msiagan.archs import MSIAGenerator
 from msiagan.archs.arch_util import pad_to_multiple
+from msiagan.archs.global_branch import whole_image_modulations
 
 LEVELS = 3  # MSIAGenerator halves H and W three times
 INPUT = 'x'  # the input patches (see input_patches)
 FEATURES = 'd33'  # what the head reads: AE3's last decoder output
+COARSEST = 'e33'  # AE3's 1/8-scale encoder output, which global features modulate as 'coarse'
 
 
 def optimize_for_inference(net):
@@ -276,7 +280,8 @@ class _SpatialStep(nn.Module):
 class FastMSIAGenerator(nn.Module):
     """MSIAGenerator for inference, built by ``optimize_for_inference`` (see the module docstring).
 
-    forward: x (N, num_in_ch, H, W), any H and W, and statistics -> (N, num_out_ch, H, W), as the generator's.
+    forward: x (N, num_in_ch, H, W), any H and W, and global_features -> (N, num_out_ch, H, W), as the generator's;
+    global_features(x) as the generator's.
     Keeps buffers between calls (see ``_BufferPool``), so one instance must not run in two threads at once.
     """
 
@@ -295,7 +300,9 @@ class FastMSIAGenerator(nn.Module):
             self.head_act = _in_place(head_act)
             self.register_buffer('last_weight', net.conv_last.weight.detach().flatten(1).t().contiguous())
             self.register_buffer('last_bias', net.conv_last.bias.detach().clone())
+        assert COARSEST in self.steps, 'the coarse modulation needs AE3\'s 1/8-scale output unfolded'
         self.context = copy.deepcopy(net.context)
+        self.global_branch = copy.deepcopy(net.global_branch)
         self.receptive_radius = net.receptive_radius
         self._last_use = self._last_uses()
         self._pool = _BufferPool()
@@ -310,10 +317,14 @@ class FastMSIAGenerator(nn.Module):
         return {name: [source for source, at in last.items() if at == name] for name in self.steps}
 
     @torch.no_grad()
-    def forward(self, x, statistics=None):
+    def global_features(self, x):
+        return whole_image_modulations(x, [self.context, self.global_branch])
+
+    @torch.no_grad()
+    def forward(self, x, global_features=None):
         n, c, height, width = x.shape
-        if self.context is not None:
-            scale, shift = self.context(x, statistics)
+        if global_features is None:
+            global_features = self.global_features(x)
         x = pad_to_multiple(x, 2 ** LEVELS)
         h, w = x.shape[-2:]
         pool = self._pool
@@ -321,17 +332,26 @@ class FastMSIAGenerator(nn.Module):
         env = {'shape': (n, h, w), INPUT: input_patches(x, pool.take(n * h * w, c * 9, like=x))}
         for name, step in self.steps.items():
             env[name] = step(env, pool)
+            if name == COARSEST:
+                _modulate(env[name], n, global_features.get('coarse'))
             for source in self._last_use[name]:
                 pool.give(env.pop(source))
         features = env.pop(FEATURES)
         raster = quadtree_to_raster(features, n, h, w, pool.take(n, h, w, features.shape[1], like=features))
         pool.give(features)
-        if self.context is not None:
-            raster.mul_(scale.view(n, 1, 1, -1)).add_(shift.view(n, 1, 1, -1))
+        _modulate(raster, n, global_features.get('head'))
         head = self.head_act(self.head_conv(raster.permute(0, 3, 1, 2)))  # channels-last (N, C, H, W)
         pool.give(raster)
         out = torch.addmm(self.last_bias, head.permute(0, 2, 3, 1).reshape(n * h * w, -1), self.last_weight)
         return out.view(n, h, w, -1).permute(0, 3, 1, 2)[..., :height, :width].contiguous()
+
+
+def _modulate(features, n, modulation):
+    """features (N * pixels, F) or (N, H, W, F), contiguous, pixels of each image together: times its image's
+    scale plus its shift, (N, F, 1, 1) each, in place; unchanged if ``modulation`` is None."""
+    if modulation is not None:
+        scale, shift = modulation
+        features.view(n, -1, scale.shape[1]).mul_(scale.view(n, 1, -1)).add_(shift.view(n, 1, -1))
 
 
 def _in_place(act):

@@ -144,7 +144,7 @@ def enhance_tensor(net, x, tile=0, tile_pad=None, align=8):
     where the image has them, so an image larger than memory allows still goes through. Each piece starts
     and, unless the image ends first, ends on a multiple of ``align`` (the generator's total stride), so it
     sees the same sampling grid as the whole image and is padded only where the image is; a generator with
-    a global context gets that of the whole image. tile_pad None: the net's ``receptive_radius`` (tiles then
+    ``global_features`` gets those of the whole image. tile_pad None: the net's ``receptive_radius`` (tiles then
     give the whole image's result), or DEFAULT_TILE_PAD if it has none (``tile_context``).
     """
     if tile < 0 or (tile_pad or 0) < 0:
@@ -152,8 +152,8 @@ def enhance_tensor(net, x, tile=0, tile_pad=None, align=8):
     if not tile:
         return net(x).clamp_(0, 1)
     tile_pad = tile_context(net, tile_pad)
-    context = getattr(net, 'context', None)
-    run = net if context is None else partial(net, statistics=context.statistics(x))  # the whole image's
+    global_features = getattr(net, 'global_features', None)
+    run = net if global_features is None else partial(net, global_features=global_features(x))  # the whole image's
     height, width = x.shape[-2:]
     out = None
     for top in range(0, height, tile):

@@ -12,6 +12,7 @@ import yaml
 
 import msiagan  # noqa: F401  (registers everything)
 import torch
+from basicsr.archs import build_network
 from basicsr.models import build_model
 
 from msiagan.archs import MSIAGenerator
@@ -23,7 +24,11 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 def unit_scale_generator(act, num_feat=16, **options):
     """A seeded generator whose features keep about unit scale, so that every conv shows in the output."""
     torch.manual_seed(0)
-    net = MSIAGenerator(num_feat=num_feat, act=act, **options).eval()
+    return unit_scale(MSIAGenerator(num_feat=num_feat, act=act, **options).eval())
+
+
+def unit_scale(net):
+    """net with its convs' weights drawn so that features keep about unit scale."""
     with torch.no_grad():
         for module in net.modules():
             if isinstance(module, (torch.nn.Conv2d, torch.nn.ConvTranspose2d)):
@@ -31,6 +36,26 @@ def unit_scale_generator(act, num_feat=16, **options):
                 module.weight.normal_(0, fan_in ** -0.5)
                 module.bias.uniform_(-0.1, 0.1)
     return net
+
+
+def wake_global_parts(net):
+    """Give the zero-initialised last layers of net's global parts (global_context, global_branch) random weights,
+    so that what the whole image sets shows in the output."""
+    seeded = torch.Generator().manual_seed(1)  # leaves the global random state alone
+    with torch.no_grad():
+        for part in (net.context, net.global_branch):
+            if part is not None:
+                part.mlp[-1].weight.normal_(0, part.mlp[-1].in_features ** -0.5, generator=seeded)
+                part.mlp[-1].bias.uniform_(-0.1, 0.1, generator=seeded)
+    return net
+
+
+def recommended_generator(num_feat=8):
+    """The generator of options/lol_gan_recommended.yml at ``num_feat``: seeded, unit scale, global parts awake."""
+    with open(osp.join(REPO, 'options', 'lol_gan_recommended.yml')) as f:
+        network_opt = yaml.safe_load(f)['network_g']
+    torch.manual_seed(0)
+    return wake_global_parts(unit_scale(build_network({**network_opt, 'num_feat': num_feat}).eval()))
 
 
 def write_pairs(root, stems, size=(48, 40), lq_ext='.png', gt_ext='.png', seed=0):

@@ -1,9 +1,15 @@
+from os import path as osp
+
 import pytest
 import torch
 from basicsr.archs import build_network
+from conftest import REPO, recommended_generator, wake_global_parts
 
 from msiagan.archs import MSIAGenerator, PatchGANDiscriminator
+from msiagan.archs.global_branch import modulate, whole_image_modulations
 from msiagan.errors import InputError
+from msiagan.inference import load_network_options
+from msiagan.profiling import count_gmac
 
 
 def count(net, trainable_only=False):
@@ -51,21 +57,24 @@ def test_global_context_starts_as_the_plain_generator_and_sees_the_whole_image()
         assert (with_context(far)[..., 30] - with_context(x)[..., 30]).abs().max() > 1e-3
 
 
-@pytest.mark.parametrize('coarse_blocks', [0, 1, 3])
-def test_receptive_radius_is_exact(coarse_blocks):
+@pytest.mark.parametrize('coarse_blocks, global_branch', [(0, False), (1, False), (3, False), (1, True)])
+def test_receptive_radius_is_exact(coarse_blocks, global_branch):
     """Changes to the input columns at each of the 8 grid phases reach output columns receptive_radius away
-    and none further."""
+    and none further, the whole image's global features held fixed (what a tile gets)."""
     torch.manual_seed(0)
-    net = MSIAGenerator(num_feat=8, act='lrelu', coarse_blocks=coarse_blocks).eval()
+    net = wake_global_parts(MSIAGenerator(num_feat=8, act='lrelu', coarse_blocks=coarse_blocks,
+                                          global_branch=global_branch).eval())
     for block in net.coarse:
         torch.nn.init.normal_(block.proj.weight, 0, 0.3)
     x = torch.rand(1, 3, 16, 384)
     reach = 0
     with torch.no_grad():
+        global_features = net.global_features(x)
         for column in range(192, 200):
             changed = x.clone()
             changed[..., column] += 1
-            reached = torch.nonzero((net(changed) - net(x)).abs().amax(dim=(0, 1, 2)) > 0).flatten()
+            difference = net(changed, global_features) - net(x, global_features)
+            reached = torch.nonzero(difference.abs().amax(dim=(0, 1, 2)) > 0).flatten()
             reach = max(reach, column - reached.min(), reached.max() - column)
     assert reach == net.receptive_radius
 
@@ -81,6 +90,50 @@ def test_coarse_blocks_start_as_the_plain_generator():
     with torch.no_grad():
         assert torch.equal(coarse(x), plain(x))  # each block's last conv starts at zero
     assert plain.receptive_radius == 18 and coarse.receptive_radius == 138
+
+
+def test_global_branch_starts_as_the_generator_without_it():
+    """Its last layer starts at zero: weights trained without it (here with global_context, as the shipped ones)
+    load and give exactly what they gave."""
+    torch.manual_seed(0)
+    without = MSIAGenerator(num_feat=8, act='lrelu', global_context=True, coarse_blocks=1).eval()
+    with_branch = MSIAGenerator(num_feat=8, act='lrelu', global_context=True, coarse_blocks=1, global_branch=True)
+    assert count(MSIAGenerator(global_branch=True)) - count(MSIAGenerator()) == 503936
+    assert count(MSIAGenerator(num_feat=32, global_branch=True)) - count(MSIAGenerator(num_feat=32)) == 127040
+    missing = with_branch.load_state_dict(without.state_dict(), strict=False).missing_keys
+    assert missing and all(name.startswith('global_branch.') for name in missing)
+    torch.nn.init.normal_(without.context.mlp[-1].weight, 0, 0.5)  # the context it is stacked on is not neutral
+    with_branch.load_state_dict(without.state_dict(), strict=False)
+    x = torch.rand(1, 3, 40, 56)
+    with torch.no_grad():
+        assert torch.equal(with_branch.eval()(x), without(x))
+
+
+def test_every_output_pixel_of_the_recommended_generator_depends_on_the_whole_image():
+    """A change to the top-left 48x48 block, beyond the local reach, changes the bottom-right output pixel of the
+    recommended generator, not of the paper's; every input pixel moves that output pixel."""
+    recommended = recommended_generator()
+    torch.manual_seed(0)
+    paper = build_network({**load_network_options(osp.join(REPO, 'options', 'lol_gan_paper.yml')), 'num_feat': 8})
+    x = torch.rand(1, 3, 160, 176)
+    far = x.clone()
+    far[..., :48, :48] = 1 - far[..., :48, :48]
+    assert 48 + max(recommended.receptive_radius, paper.receptive_radius) < 160
+    with torch.no_grad():
+        assert (recommended(far) - recommended(x))[..., -1, -1].abs().max() > 1e-4
+        assert torch.equal(paper.eval()(far)[..., -1, -1], paper(x)[..., -1, -1])
+    x.requires_grad_(True)
+    recommended(x)[..., -1, -1].sum().backward()
+    assert (x.grad.abs().amax(dim=1) > 0).all()
+
+
+def test_recommended_generator_costs_under_8_gmac():
+    """The issue's bound, per 256x256 image, for the recommended options' num_feat and for 64 (counted on the meta
+    device: shapes only)."""
+    network_opt = load_network_options(osp.join(REPO, 'options', 'lol_gan_recommended.yml'))
+    for num_feat, bound in ((network_opt['num_feat'], 2), (64, 8)):
+        net = build_network({**network_opt, 'num_feat': num_feat}).to('meta')
+        assert count_gmac(net, 256, 256, device='meta') < bound
 
 
 def test_variants_share_the_paper_parameter_count():
@@ -127,3 +180,14 @@ def test_discriminator_init_std(std):
 def test_build_from_options():
     net = build_network({'type': 'MSIAGenerator', 'num_feat': 8, 'act': 'gelu'})
     assert isinstance(net, MSIAGenerator)
+
+
+def test_modulations_at_one_place_apply_one_after_the_other():
+    first = {'head': (torch.full((1, 2, 1, 1), 2.0), torch.full((1, 2, 1, 1), 1.0))}
+    then = {'head': (torch.full((1, 2, 1, 1), 3.0), torch.full((1, 2, 1, 1), -1.0)),
+            'coarse': (torch.full((1, 2, 1, 1), 0.5), torch.zeros(1, 2, 1, 1))}
+    combined = whole_image_modulations(None, [lambda x: first, None, lambda x: then])
+    features = torch.rand(1, 2, 3, 4)
+    torch.testing.assert_close(modulate(features, combined, 'head'), (features * 2 + 1) * 3 - 1)
+    torch.testing.assert_close(modulate(features, combined, 'coarse'), features * 0.5)
+    assert modulate(features, {}, 'head') is features

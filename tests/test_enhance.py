@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from conftest import REPO, unit_scale_generator
+from conftest import REPO, recommended_generator, unit_scale_generator, wake_global_parts
 from PIL import Image, ImageOps
 
 from msiagan.archs import MSIAGenerator
@@ -154,15 +154,20 @@ def test_missing_options_is_explained(inputs, tmp_path):
     assert 'no options file found' in str(code) and 'give -opt' in str(code)
 
 
-@pytest.mark.parametrize('act, global_context', [('none', False), ('lrelu', False), ('lrelu', True)])
-def test_tiled_agrees_with_whole_image(act, global_context):
+@pytest.mark.parametrize('options', [{'act': 'none'}, {'act': 'lrelu'}, {'act': 'lrelu', 'global_context': True},
+                                     'recommended'])
+def test_tiled_agrees_with_whole_image(options):
     torch.manual_seed(0)
-    net = MSIAGenerator(num_feat=8, act=act, global_context=global_context).eval()
-    if global_context:  # every tile must get the whole image's context, which here matters
-        torch.nn.init.normal_(net.context.mlp[-1].weight, 0, 0.5)
-    x = torch.rand(1, 3, 131, 197)
+    if options == 'recommended':  # options/lol_gan_recommended.yml: global branch and 3 coarse blocks
+        net = recommended_generator()
+        net.conv_last.weight.data.mul_(0.1)
+        torch.nn.init.constant_(net.conv_last.bias, 0.5)  # outputs inside [0, 1], where clamping hides nothing
+    else:  # every tile must get the whole image's global features, which here matter
+        net = wake_global_parts(MSIAGenerator(num_feat=8, **options).eval())
+    x = torch.rand(1, 3, 131, 261)
     x[..., 100:, :] *= 0.2
     whole = enhance_tensor(net, x)
+    assert options != 'recommended' or 0 < whole.min() and whole.max() < 1
     tiled = enhance_tensor(net, x, tile=48)  # default pad: receptive_radius
     assert (whole - tiled).abs().max() < 1e-6
 

@@ -1,5 +1,6 @@
 import pytest
 import torch
+from conftest import recommended_generator, wake_global_parts
 from conftest import unit_scale_generator as generator
 from torch import nn
 
@@ -30,17 +31,27 @@ def test_optimized_equals_eager(act, size):
 
 
 @pytest.mark.parametrize('act', ['none', 'lrelu'])
-def test_global_context_is_kept(act):
-    net = generator(act, global_context=True)
-    with torch.no_grad():
-        net.context.mlp[-1].weight.normal_(0, 0.5)
+@pytest.mark.parametrize('options', [{'global_context': True}, {'global_branch': True},
+                                     {'global_context': True, 'global_branch': True, 'coarse_blocks': 2}])
+def test_global_features_are_kept(act, options):
+    net = wake_global_parts(generator(act, **options))
     fast = optimize_for_inference(net)
     x, other = torch.rand(2, 3, 21, 35), torch.rand(2, 3, 40, 40)
-    statistics = net.context.statistics(other)
     with torch.no_grad():
-        assert (net(x) - net(x, statistics)).abs().max() > 0.01  # the context changes the output
+        global_features = net.global_features(other)
+        for place, (scale, shift) in fast.global_features(other).items():
+            assert torch.equal(scale, global_features[place][0]) and torch.equal(shift, global_features[place][1])
+        assert (net(x) - net(x, global_features)).abs().max() > 0.01  # the global features change the output
         torch.testing.assert_close(fast(x), net(x), atol=1e-4, rtol=0)
-        torch.testing.assert_close(fast(x, statistics), net(x, statistics), atol=1e-4, rtol=0)
+        torch.testing.assert_close(fast(x, global_features), net(x, global_features), atol=1e-4, rtol=0)
+
+
+@pytest.mark.parametrize('size', [(37, 53), (5, 3), (1, 1)])
+def test_recommended_generator(size):
+    """options/lol_gan_recommended.yml's generator (global branch, coarse blocks), at sizes down to one pixel."""
+    net = recommended_generator(num_feat=16)
+    x = torch.rand(2, 3, *size)
+    torch.testing.assert_close(optimize_for_inference(net)(x), eager(net, x), atol=1e-4, rtol=0)
 
 
 @pytest.mark.parametrize('act', ['none', 'lrelu'])
@@ -90,9 +101,10 @@ def test_kept_buffers_never_leak_into_results():
     assert torch.equal(first, first_copy)
 
 
-def test_tiled_enhancement_and_inference_mode():
+@pytest.mark.parametrize('which', ['paper', 'recommended'])
+def test_tiled_enhancement_and_inference_mode(which):
     """As enhance_tensor uses it (no_grad, clamp_ in place), also after a call under inference_mode."""
-    net = generator('none')
+    net = generator('none') if which == 'paper' else recommended_generator()
     fast = optimize_for_inference(net)
     x = torch.rand(1, 3, 70, 90)
     with torch.inference_mode():
