@@ -10,10 +10,12 @@ from basicsr.test import test_pipeline  # noqa: E402
 
 from msiagan.distributed import use_cpu_capable_init_dist  # noqa: E402
 from msiagan.entry import project_root, run_cli  # noqa: E402
+from msiagan.run_files import install_run_file_checks  # noqa: E402
 
 
 def main():
     use_cpu_capable_init_dist()
+    install_run_file_checks()
     run_cli('msiagan-test', lambda: test_pipeline(project_root()), is_train=False)
 
 

@@ -15,11 +15,13 @@ from basicsr import train as basicsr_train  # noqa: E402
 from msiagan.distributed import use_cpu_capable_init_dist  # noqa: E402
 from msiagan.entry import project_root, run_cli  # noqa: E402
 from msiagan.resume import install_exact_resume  # noqa: E402
+from msiagan.run_files import install_run_file_checks  # noqa: E402
 
 
 def main():
     use_cpu_capable_init_dist()
     install_exact_resume()
+    install_run_file_checks()
     run_cli('msiagan-train', lambda: basicsr_train.train_pipeline(project_root()), is_train=True)
 
 
