@@ -43,10 +43,11 @@ def checked_pairs(lq_dir, gt_dir):
 def store_files(paths, keys, lmdb_path, map_size):
     """Put the bytes of each file, as they are, under its key, with BasicSR's LmdbMaker."""
     maker = LmdbMaker(lmdb_path, map_size=map_size)
-    for path, key in zip(tqdm(paths, desc=f'Write {lmdb_path}', unit='image'), keys):
-        content = read_bytes(path)
-        img = decode_stored(content, path)
-        maker.put(content, key, img.shape if img.ndim == 3 else (*img.shape, 1))
+    with tqdm(paths, desc=f'Write {lmdb_path}', unit='image') as progress:  # closed before an error is printed
+        for path, key in zip(progress, keys):
+            content = read_bytes(path)
+            img = decode_stored(content, path)
+            maker.put(content, key, img.shape if img.ndim == 3 else (*img.shape, 1))
     maker.close()
 
 

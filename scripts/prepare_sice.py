@@ -133,7 +133,8 @@ def prepare_split(split, names, scenes, out_dir, args):
     with ThreadPoolExecutor(args.threads) as pool:
         jobs = [pool.submit(prepare_scene, name, *scenes[name], out_dir, args) for name in names]
         try:
-            return [job.result() for job in tqdm(jobs, desc=f'{split} scenes')]
+            with tqdm(jobs, desc=f'{split} scenes') as progress:  # closed before an error is printed
+                return [job.result() for job in progress]
         except Exception:
             pool.shutdown(cancel_futures=True)  # report the bad file or the full disk now, not after every scene
             raise

@@ -88,8 +88,8 @@ def test_training_stops_where_the_disk_is_full_and_auto_resume_continues(tmp_pat
 
 
 @pytest.mark.parametrize('pattern, named', [
-    ('*/visualization/v/v_2.png.tmp', r'visualization/v/v_2\.png'),  # a validation image (save_img: true)
-    ('*/.options_copy.tmp/full.yml', r'experiments/full/full\.yml'),  # the options copy
+    ('*/visualization/v/v_2.png*', r'visualization/v/v_2\.png'),  # a validation image (save_img: true)
+    ('*/experiments/full/*full.yml', r'experiments/full/full\.yml'),  # the options copy
     ('*/train_full_*.log', r'experiments/full/train_full_\S+\.log'),  # the log file
 ])
 def test_any_file_the_run_must_write_stops_it_with_one_line(tmp_path, pattern, named):
