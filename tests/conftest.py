@@ -1,6 +1,7 @@
 """Shared fixtures: tiny generated image pairs and option files for the training pipeline; a full disk."""
 import errno
 import importlib.util
+import io
 import os
 import subprocess
 import sys
@@ -182,16 +183,21 @@ def no_space_error(source=None, target=None):
 
 
 class FullDiskOpen:
-    """A stand-in for ``open``: a file opened for writing whose path contains one of ``names`` takes half of the
-    first data written to it, then the write fails as on a full disk. ``failed`` lists those paths."""
+    """A stand-in for ``open``: a file opened for writing whose path contains one of ``names``, once ``after``
+    such files were opened, takes half of the first data written to it, then the write fails as on a full disk.
+    ``failed`` lists the paths of those that failed."""
 
-    def __init__(self, *names):
+    def __init__(self, *names, after=0):
         self.names = names
+        self.after = after
         self.failed = []
 
     def __call__(self, file, mode='r', *args, **kwargs):
-        opened = open(file, mode, *args, **kwargs)
+        opened = io.open(file, mode, *args, **kwargs)  # the real one, also where builtins.open is this
         if mode.startswith('r') or not any(name in str(file) for name in self.names):
+            return opened
+        if self.after:
+            self.after -= 1
             return opened
         self.failed.append(str(file))
         return HalfWrittenFile(opened)
