@@ -17,6 +17,7 @@ from basicsr import test as basicsr_test
 from basicsr import train as basicsr_train
 from basicsr.models import sr_model
 from basicsr.utils import get_root_logger
+from basicsr.utils.dist_util import master_only
 
 from msiagan.compat import replace_attribute
 from msiagan.writing import cause, write_failure, write_image_atomically
@@ -25,9 +26,11 @@ BASICSR_COPY_OPT_FILE = basicsr_train.copy_opt_file
 BASICSR_INIT_TB_LOGGERS = basicsr_train.init_tb_loggers
 
 
+@master_only
 def copy_options_file(opt_file, experiments_root):
     """BasicSR's ``copy_opt_file`` (the options file with the command line atop, into ``experiments_root``),
-    written whole or not at all: made in a temporary folder, then renamed."""
+    written whole or not at all: made in a temporary folder, then renamed. By process 0 alone, which made
+    ``experiments_root`` (BasicSR has every process write it)."""
     target = osp.join(experiments_root, osp.basename(opt_file))
     staging = osp.join(experiments_root, '.options_copy.tmp')
     try:
