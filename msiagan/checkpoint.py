@@ -1,30 +1,25 @@
-"""Networks and training states written so that a kill at any moment leaves only whole files under final names."""
-import os
+"""Networks and training states written so that a kill at any moment leaves only whole files under final names,
+and a checkpoint that cannot be written stops the training."""
+import io
 from contextlib import contextmanager
 
 import torch
 
+from msiagan.distributed import flagged_on_any_process
+from msiagan.errors import OutputError
 from msiagan.rng import gathered_rng_states, preserved_rng_states
+from msiagan.writing import write_atomically, write_failure
 
 TORCH_SAVE = torch.save  # the real one, whatever torch_save_as does
 
 
 def atomic_save(obj, path):
-    """``torch.save(obj, path)`` through ``path + '.tmp'``: written, flushed to disk, then renamed over ``path``.
-
-    The rename is atomic, so ``path`` is always either the previous file or the complete new one. A failed
-    save removes its temporary file and raises; a killed one leaves it (it never has a final name).
-    """
-    tmp_path = f'{path}.tmp'
-    try:
-        TORCH_SAVE(obj, tmp_path)
-        with open(tmp_path, 'r+b') as f:
-            os.fsync(f.fileno())
-        os.replace(tmp_path, path)
-    except BaseException:
-        if os.path.exists(tmp_path):
-            os.remove(tmp_path)
-        raise
+    """``torch.save(obj, path)`` written whole or not at all (msiagan.writing.write_atomically): ``path`` is always
+    either the previous file or the complete new one. ``obj`` is serialized in memory first, so that a write
+    that fails raises its OSError (e.g. ENOSPC), not torch's 'unexpected pos'."""
+    buffer = io.BytesIO()
+    TORCH_SAVE(obj, buffer)
+    write_atomically(path, buffer.getbuffer())
 
 
 @contextmanager
@@ -48,22 +43,27 @@ class AtomicCheckpointMixin:
     resume (see msiagan.resume). Validation leaves the generators as it found them, so that where the
     states are taken, and how often validation runs, do not change the training.
 
-    BasicSR's ``save`` writes the networks first and the state last; it logs a network that fails to save and
-    goes on, so resuming (msiagan.resume) also checks that a state's networks are there.
+    A file of a checkpoint that cannot be written (no space, no permission, a vanished folder) stops the
+    training, in every process, with an OutputError naming it and the cause, and nothing more of that
+    checkpoint is written: BasicSR's ``save`` writes the networks first and the state last, so the newest
+    state on disk is still a complete one to resume from. (BasicSR itself would retry three times, log
+    'Just ignore it.' and go on without the checkpoint.)
     """
 
     def save(self, epoch, current_iter):
         self.rng_states_to_save = gathered_rng_states()  # every process takes part: it is a collective
+        self.failed_write = None  # (path, error) of the file of this checkpoint that could not be written
         super().save(epoch, current_iter)
+        self.stop_unless_saved(current_iter)
 
     def save_network(self, *args, **kwargs):
-        with torch_save_as(atomic_save):
+        with torch_save_as(self.write_checkpoint_file):
             super().save_network(*args, **kwargs)
 
     def save_training_state(self, epoch, current_iter):
 
         def save_with_extras(state, path):
-            atomic_save(dict(state, **self.training_state_extras()), path)
+            self.write_checkpoint_file(dict(state, **self.training_state_extras()), path)
 
         with torch_save_as(save_with_extras):
             super().save_training_state(epoch, current_iter)
@@ -71,6 +71,27 @@ class AtomicCheckpointMixin:
     def training_state_extras(self):
         """What a training state holds beyond BasicSR's: name -> value (here ``rng_states``; subclasses add)."""
         return {'rng_states': self.rng_states_to_save}
+
+    def write_checkpoint_file(self, obj, path):
+        """``atomic_save(obj, path)`` unless a file of this checkpoint failed already. A failure is kept in
+        ``failed_write``, not raised: BasicSR would retry it and go on."""
+        if self.failed_write is None:
+            try:
+                atomic_save(obj, path)
+            except Exception as error:
+                self.failed_write = (path, error)
+
+    def stop_unless_saved(self, current_iter):
+        """Raise OutputError in every process if a file of the checkpoint just saved could not be written."""
+        failed = self.failed_write is not None
+        if not flagged_on_any_process(torch.tensor([failed], device=self.device)).item():
+            return
+        problem = str(write_failure(*self.failed_write)) if failed else 'process 0 could not write a checkpoint'
+        if current_iter == -1:
+            raise OutputError(f'{problem}; training ended without its final weights: --auto_resume continues '
+                              'from the last saved state')
+        raise OutputError(f'{problem}; training stopped at iteration {current_iter}, the states saved before are '
+                          'intact: --auto_resume continues from the last one')
 
     def validation(self, *args, **kwargs):
         with preserved_rng_states():

@@ -24,10 +24,11 @@ from tqdm import tqdm
 
 from msiagan.data.image_io import FULL_SCALE, IMAGE_EXTENSIONS, read_photo, restore_layout, split_alpha
 from msiagan.entry import PACKAGE_DIR, run_cli
-from msiagan.errors import InputError
+from msiagan.errors import InputError, OutputError
 from msiagan.fast_inference import optimize_for_inference
 from msiagan.inference import DEFAULT_TILE_PAD, enhance_tensor, find_options, load_generator, load_network_options
 from msiagan.visualize import labelled_grid
+from msiagan.writing import write_image_atomically
 
 DEFAULT_WEIGHTS = osp.join(osp.dirname(PACKAGE_DIR), 'weights', 'msiagan_lol_v1.pth')
 AUTO_TILE, AUTO_TILE_PIXELS = 512, 2_500_000  # images above ~2.5 MP go through in 512-pixel tiles
@@ -103,10 +104,10 @@ def enhance_file(net, path, args, dtype):
     out = enhance_tensor(net, x, tile, args.tile_pad)[0].float().permute(1, 2, 0).cpu().numpy()
     result = restore_layout(out, layout)
     out_path = osp.join(args.output, osp.basename(path))
-    if not cv2.imwrite(out_path, result):
-        raise InputError(f'{out_path}: cannot write')
+    write_image_atomically(out_path, result)
     if args.compare:
-        cv2.imwrite(osp.join(args.output, compare_name(path)), side_by_side(restore_layout(rgb, layout), result))
+        write_image_atomically(osp.join(args.output, compare_name(path)),
+                               side_by_side(restore_layout(rgb, layout), result))
     return out_path
 
 
@@ -154,7 +155,7 @@ def enhance(args):
     for path in tqdm(images, unit='image', disable=len(images) < 2):
         try:
             enhance_file(net, path, args, dtype)
-        except InputError as error:  # its message names the file
+        except (InputError, OutputError) as error:  # its message names the file
             failed.append(path)
             tqdm.write(f'error: {error}', file=sys.stderr)
         except (cv2.error, RuntimeError, MemoryError) as error:

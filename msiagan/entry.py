@@ -3,7 +3,7 @@ import os
 import sys
 from os import path as osp
 
-from msiagan.errors import InputError, TrainingError
+from msiagan.errors import InputError, OutputError, TrainingError
 from msiagan.options_check import check_options_argv
 
 PACKAGE_DIR = osp.dirname(osp.abspath(__file__))
@@ -26,8 +26,8 @@ def one_line(error):
 
 
 def run_cli(program, pipeline, is_train=None):
-    """Run ``pipeline()``; bad input, or training that cannot go on, ends with a one-line error (the traceback
-    too with --debug).
+    """Run ``pipeline()``; bad input, an output that cannot be written, or training that cannot go on, ends with a
+    one-line error (the traceback too with --debug).
 
     is_train (bool, optional): first check the options file named by -opt for a training (True) or test
     (False) run (msiagan.options_check).
@@ -36,7 +36,7 @@ def run_cli(program, pipeline, is_train=None):
         if is_train is not None:
             check_options_argv(sys.argv[1:], is_train)
         pipeline()
-    except (InputError, TrainingError) as error:
+    except (InputError, OutputError, TrainingError) as error:
         if '--debug' in sys.argv:
             raise
         sys.exit(f'{program}: error: {one_line(error)}')

@@ -11,11 +11,13 @@ from basicsr.test import test_pipeline  # noqa: E402
 from msiagan.distributed import use_cpu_capable_init_dist  # noqa: E402
 from msiagan.entry import project_root, run_cli  # noqa: E402
 from msiagan.options_file import use_safe_options_parsing  # noqa: E402
+from msiagan.run_files import install_run_file_checks  # noqa: E402
 
 
 def main():
     use_cpu_capable_init_dist()
     use_safe_options_parsing()
+    install_run_file_checks()
     run_cli('msiagan-test', lambda: test_pipeline(project_root()), is_train=False)
 
 

@@ -16,12 +16,14 @@ from msiagan.distributed import use_cpu_capable_init_dist  # noqa: E402
 from msiagan.entry import project_root, run_cli  # noqa: E402
 from msiagan.options_file import use_safe_options_parsing  # noqa: E402
 from msiagan.resume import install_exact_resume  # noqa: E402
+from msiagan.run_files import install_run_file_checks  # noqa: E402
 
 
 def main():
     use_cpu_capable_init_dist()
     use_safe_options_parsing()
     install_exact_resume()
+    install_run_file_checks()
     run_cli('msiagan-train', lambda: basicsr_train.train_pipeline(project_root()), is_train=True)
 
 

@@ -9,19 +9,20 @@ makers, each image under the key <stem>, and BasicSR's meta_info.txt (``<stem>.p
 - --store png: each image re-encoded as lossless PNG at --compress-level (make_lmdb_from_imgs, BasicSR's
   usual LMDB). The same pixels too, but a JPEG becomes a larger PNG, slower to decode.
 Only pairs are packed, in stem order. Every pair is decoded and checked first (as PairedLowLightDataset
-checks them), so a bad file stops the packing before anything is written. An existing output is replaced
-only with --force.
+checks them), so a bad file stops the packing before anything is written; nor is anything left if writing
+fails (a full disk). An existing output is replaced only with --force.
 """
 import argparse
 from os import path as osp
 
+import lmdb
 import msiagan  # noqa: F401  (first: makes basicsr importable)
 from basicsr.utils.lmdb_util import LmdbMaker, make_lmdb_from_imgs
 from tqdm import tqdm
 
 from msiagan.data import PairedLowLightDataset
 from msiagan.data.image_io import decode_stored, read_bytes
-from msiagan.data.preparation import check_output, clear_output
+from msiagan.data.preparation import check_output, clear_output, staged_outputs
 from msiagan.entry import run_cli
 from msiagan.errors import InputError
 
@@ -42,10 +43,11 @@ def checked_pairs(lq_dir, gt_dir):
 def store_files(paths, keys, lmdb_path, map_size):
     """Put the bytes of each file, as they are, under its key, with BasicSR's LmdbMaker."""
     maker = LmdbMaker(lmdb_path, map_size=map_size)
-    for path, key in zip(tqdm(paths, desc=f'Write {lmdb_path}', unit='image'), keys):
-        content = read_bytes(path)
-        img = decode_stored(content, path)
-        maker.put(content, key, img.shape if img.ndim == 3 else (*img.shape, 1))
+    with tqdm(paths, desc=f'Write {lmdb_path}', unit='image') as progress:  # closed before an error is printed
+        for path, key in zip(progress, keys):
+            content = read_bytes(path)
+            img = decode_stored(content, path)
+            maker.put(content, key, img.shape if img.ndim == 3 else (*img.shape, 1))
     maker.close()
 
 
@@ -60,17 +62,18 @@ def pack(args):
     for path in outputs.values():
         check_output(path, args.force)
     pairs, sizes = checked_pairs(args.lq, args.gt)
-    for path in outputs.values():
-        clear_output(path, args.force)
     map_size = sum(h * w * MAX_BYTES_PER_PIXEL + PER_IMAGE_SLACK for h, w in sizes) + 2**26
     keys = [pair['key'] for pair in pairs]
-    for role, folder in (('lq', args.lq), ('gt', args.gt)):
-        paths = [pair[f'{role}_path'] for pair in pairs]
-        if args.store == 'original':
-            store_files(paths, keys, outputs[role], map_size)
-        else:
-            make_lmdb_from_imgs(folder, outputs[role], [osp.basename(path) for path in paths], keys,
-                                compress_level=args.compress_level, map_size=map_size)
+    with staged_outputs(outputs.values(), write_errors=(OSError, lmdb.Error)) as staging:
+        for path in outputs.values():
+            clear_output(path, args.force)
+        for role, folder in (('lq', args.lq), ('gt', args.gt)):
+            paths = [pair[f'{role}_path'] for pair in pairs]
+            if args.store == 'original':
+                store_files(paths, keys, staging[outputs[role]], map_size)
+            else:
+                make_lmdb_from_imgs(folder, staging[outputs[role]], [osp.basename(path) for path in paths], keys,
+                                    compress_level=args.compress_level, map_size=map_size)
     print(f"{len(pairs)} pairs packed into {outputs['lq']} and {outputs['gt']}")
 
 

@@ -5,7 +5,8 @@ scene with less light: sRGB -> linear, exposure scaled down, Poisson shot noise 
 on the photo-electron count, back to 8-bit sRGB. Everything is seeded.
 
     python scripts/make_demo_data.py --out datasets/demo
-writes {train,val}/{low,high}/<name>.png.
+writes {train,val}/{low,high}/<name>.png, replacing <out>/train and <out>/val as a whole once both are
+complete: if writing fails (a full disk), what was there stays and nothing new is left.
 """
 import argparse
 import os
@@ -13,8 +14,10 @@ from os import path as osp
 
 import cv2
 import numpy as np
+from msiagan.data.preparation import staged_outputs
 from msiagan.entry import run_cli
 from msiagan.errors import InputError
+from msiagan.writing import write_image
 from skimage import data as skdata
 
 TRAIN_PHOTOS = ('astronaut', 'rocket', 'motorcycle_left', 'motorcycle_right', 'immunohistochemistry')
@@ -58,8 +61,7 @@ def darken(img, rng, exposure, full_well=1500.0, read_noise=2.0):
 
 def write_pair(out_dir, name, high, low):
     for folder, img in (('high', high), ('low', low)):
-        path = osp.join(out_dir, folder, f'{name}.png')
-        cv2.imwrite(path, cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+        write_image(osp.join(out_dir, folder, f'{name}.png'), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
 
 
 def main(argv=None):
@@ -87,17 +89,19 @@ def check_args(args):
 def make_demo_data(args):
     check_args(args)
     rng = np.random.default_rng(args.seed)
-    for split in ('train', 'val'):
-        for folder in ('high', 'low'):
-            os.makedirs(osp.join(args.out, split, folder), exist_ok=True)
-    for name in TRAIN_PHOTOS:
-        high = crop_resize(load_photo(name), *args.size)
-        for variant in range(args.variants):
-            low = darken(high, rng, rng.uniform(*args.exposure))
-            write_pair(osp.join(args.out, 'train'), f'{name}_{variant}', high, low)
-    for name in VAL_PHOTOS:
-        high = crop_resize(load_photo(name), *args.size)
-        write_pair(osp.join(args.out, 'val'), name, high, darken(high, rng, np.mean(args.exposure)))
+    out_dirs = {split: osp.join(args.out, split) for split in ('train', 'val')}
+    with staged_outputs(out_dirs.values()) as staging:
+        for out_dir in staging.values():
+            for folder in ('high', 'low'):
+                os.makedirs(osp.join(out_dir, folder))
+        for name in TRAIN_PHOTOS:
+            high = crop_resize(load_photo(name), *args.size)
+            for variant in range(args.variants):
+                low = darken(high, rng, rng.uniform(*args.exposure))
+                write_pair(staging[out_dirs['train']], f'{name}_{variant}', high, low)
+        for name in VAL_PHOTOS:
+            high = crop_resize(load_photo(name), *args.size)
+            write_pair(staging[out_dirs['val']], name, high, darken(high, rng, np.mean(args.exposure)))
     print(f'demo data: {len(TRAIN_PHOTOS) * args.variants} training and {len(VAL_PHOTOS)} validation pairs '
           f'in {args.out}')
 

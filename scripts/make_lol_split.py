@@ -10,6 +10,7 @@ import random
 from os import path as osp
 
 from msiagan.data.pairing import images_by_stem, read_meta_info
+from msiagan.data.preparation import staged_outputs
 from msiagan.entry import run_cli
 from msiagan.errors import InputError
 
@@ -25,16 +26,18 @@ def split_stems(stems, num_val, seed):
 
 
 def write_split(args):
-    """Write the two files; one that exists with another split is replaced only with --force."""
+    """Write the two files, both or neither; one that exists with another split is replaced only with --force."""
     train, val = split_stems(images_by_stem(args.gt), args.num_val, args.seed)
     splits = {osp.join(args.out, f'lol_v1_{name}.txt'): stems for name, stems in (('train', train), ('val', val))}
     for path, stems in splits.items():
         if osp.isfile(path) and not args.force and read_meta_info(path) != stems:
             raise InputError(f'{path} already exists with another split: pass --force to replace it')
-    os.makedirs(args.out, exist_ok=True)
+    with staged_outputs(splits) as staging:
+        os.makedirs(args.out, exist_ok=True)
+        for path, stems in splits.items():
+            with open(staging[path], 'w') as f:
+                f.write(''.join(f'{stem}\n' for stem in stems))
     for path, stems in splits.items():
-        with open(path, 'w') as f:
-            f.write(''.join(f'{stem}\n' for stem in stems))
         print(f'{path}: {len(stems)} stems')
 
 

@@ -5,7 +5,8 @@
 reads <src>/our485/{low,high} and <src>/eval15/{low,high}, checks every pair (partner by file stem, both
 images readable, 3 channels, same size), prints what it found, and writes <out>/<split>/{low,high}/ with
 the original file names: copies, or absolute symbolic links with --link. Nothing is written unless every
-pair passes. An existing <out>/<split> is replaced only with --force.
+pair passes, and nothing is left if writing fails (a full disk). An existing <out>/<split> is replaced only
+with --force.
 """
 import argparse
 import os
@@ -17,7 +18,7 @@ from tqdm import tqdm
 
 from msiagan.data.image_io import decode_stored, read_bytes
 from msiagan.data.pairing import paired_paths_from_root
-from msiagan.data.preparation import check_apart, check_output, clear_output, place_file
+from msiagan.data.preparation import check_apart, check_output, clear_output, place_file, staged_outputs
 from msiagan.entry import run_cli
 from msiagan.errors import InputError
 
@@ -64,11 +65,14 @@ def prepare(args):
     for split in args.splits:
         check_output(osp.join(args.out, split), args.force)
     checked = {split: check_split(osp.join(args.src, split)) for split in args.splits}
+    out_dirs = {split: osp.join(args.out, split) for split in checked}
+    with staged_outputs(out_dirs.values()) as staging:
+        for out_dir in out_dirs.values():
+            clear_output(out_dir, args.force)
+        for split, pairs in checked.items():
+            write_split(pairs, staging[out_dirs[split]], args.link)
     for split, pairs in checked.items():
-        out_dir = osp.join(args.out, split)
-        clear_output(out_dir, args.force)
-        write_split(pairs, out_dir, args.link)
-        print(f"{out_dir}: {len(pairs)} pairs {'linked' if args.link else 'copied'}")
+        print(f"{out_dirs[split]}: {len(pairs)} pairs {'linked' if args.link else 'copied'}")
 
 
 def main(argv=None):

@@ -15,6 +15,7 @@ A part is a folder of scenes, <part>/<scene>/<exposure>.JPG (a few exposures of 
   <out>/{train,test}/high/. The reference is repeated for each input so that the pairs match by file stem,
   as PairedLowLightDataset pairs them; the repeats are hard links to one file where the disk allows.
 Every exposure must have its reference's size (before resizing): a mismatch is an error naming both files.
+Nothing is left in <out> if writing fails (a full disk).
 """
 import argparse
 import os
@@ -23,15 +24,15 @@ import shutil
 from concurrent.futures import ThreadPoolExecutor
 from os import path as osp
 
-import cv2
 from tqdm import tqdm
 
 from msiagan.data.image_io import FULL_SCALE, decode_stored, read_bytes, to_three_channels
 from msiagan.data.pairing import images_by_stem, pair_stems
-from msiagan.data.preparation import check_apart, check_output, clear_output
+from msiagan.data.preparation import check_apart, check_output, clear_output, staged_outputs
 from msiagan.data.transforms import INTERPOLATIONS, resize_image
 from msiagan.entry import run_cli
 from msiagan.errors import InputError
+from msiagan.writing import write_image
 
 
 def find_scenes(part, label_folder='Label'):
@@ -71,11 +72,6 @@ def select_exposures(brightness, darkest, max_brightness):
     return sorted(name for name in by_brightness if brightness[name] < max_brightness)
 
 
-def write_png(path, img):
-    if not cv2.imwrite(path, img):
-        raise InputError(f'{path}: cannot write')
-
-
 def link_or_copy(source, target):
     """A hard link where the disk allows, else a copy."""
     try:
@@ -97,10 +93,10 @@ def prepare_scene(scene, exposure_folder, reference, out_dir, args):
     kept = select_exposures({name: brightness for name, (_, brightness) in loaded.items()}, args.darkest,
                             args.max_brightness)
     for name in kept:
-        write_png(osp.join(out_dir, 'low', f'{scene}_{name}.png'), loaded[name][0])
+        write_image(osp.join(out_dir, 'low', f'{scene}_{name}.png'), loaded[name][0])
         reference_copy = osp.join(out_dir, 'high', f'{scene}_{name}.png')
         if name == kept[0]:
-            write_png(reference_copy, high)
+            write_image(reference_copy, high)
         else:
             link_or_copy(osp.join(out_dir, 'high', f'{scene}_{kept[0]}.png'), reference_copy)
     return [loaded[name][1] for name in kept]
@@ -114,22 +110,34 @@ def prepare(args):
     splits = dict(zip(('train', 'test'), split_scenes(scenes, args.num_train, args.num_test, args.seed)))
     for split in splits:
         check_output(osp.join(args.out, split), args.force)
+    out_dirs = {split: osp.join(args.out, split) for split in splits}
+    with staged_outputs(out_dirs.values()) as staging:
+        for out_dir in out_dirs.values():
+            clear_output(out_dir, args.force)
+        kept = {}
+        for split, names in splits.items():
+            kept[split] = prepare_split(split, names, scenes, staging[out_dirs[split]], args)
     for split, names in splits.items():
-        out_dir = osp.join(args.out, split)
-        clear_output(out_dir, args.force)
-        for folder in ('low', 'high'):
-            os.makedirs(osp.join(out_dir, folder))
-        with ThreadPoolExecutor(args.threads) as pool:
-            jobs = [pool.submit(prepare_scene, name, *scenes[name], out_dir, args) for name in names]
-            try:
-                kept = [job.result() for job in tqdm(jobs, desc=f'{split} scenes')]
-            except InputError:
-                pool.shutdown(cancel_futures=True)  # report the bad file now, not after every other scene
-                raise
-        brightness = [b for scene in kept for b in scene]
-        print(f'{out_dir}: {len(brightness)} pairs from {len(names)} scenes '
-              f'({sum(not scene for scene in kept)} with no exposure kept), {args.size[0]}x{args.size[1]}, '
+        brightness = [b for scene in kept[split] for b in scene]
+        print(f'{out_dirs[split]}: {len(brightness)} pairs from {len(names)} scenes '
+              f'({sum(not scene for scene in kept[split])} with no exposure kept), '
+              f'{args.size[0]}x{args.size[1]}, '
               f'mean input brightness {sum(brightness) / max(len(brightness), 1):.3f}')
+
+
+def prepare_split(split, names, scenes, out_dir, args):
+    """Write the pairs of the scenes ``names`` of ``split`` to <out_dir>/{low,high}; return the brightness of the
+    inputs kept, a list for each scene."""
+    for folder in ('low', 'high'):
+        os.makedirs(osp.join(out_dir, folder))
+    with ThreadPoolExecutor(args.threads) as pool:
+        jobs = [pool.submit(prepare_scene, name, *scenes[name], out_dir, args) for name in names]
+        try:
+            with tqdm(jobs, desc=f'{split} scenes') as progress:  # closed before an error is printed
+                return [job.result() for job in progress]
+        except Exception:
+            pool.shutdown(cancel_futures=True)  # report the bad file or the full disk now, not after every scene
+            raise
 
 
 def count_or_all(text):

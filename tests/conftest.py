@@ -1,5 +1,7 @@
-"""Shared fixtures: tiny generated image pairs and option files for the training pipeline."""
+"""Shared fixtures: tiny generated image pairs and option files for the training pipeline; a full disk."""
+import errno
 import importlib.util
+import io
 import os
 import subprocess
 import sys
@@ -198,3 +200,51 @@ def feed(model, size=32):
     torch.manual_seed(0)
     gt = torch.rand(2, 3, size, size)
     model.feed_data({'lq': gt / 8, 'gt': gt})
+
+
+def no_space_error(source=None, target=None):
+    """The OSError of a write to a full disk (shutil's names the file copied and the target)."""
+    return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), source, None, target)
+
+
+class FullDiskOpen:
+    """A stand-in for ``open``: a file opened for writing whose path contains one of ``names``, once ``after``
+    such files were opened, takes half of the first data written to it, then the write fails as on a full disk.
+    ``failed`` lists the paths of those that failed."""
+
+    def __init__(self, *names, after=0):
+        self.names = names
+        self.after = after
+        self.failed = []
+
+    def __call__(self, file, mode='r', *args, **kwargs):
+        opened = io.open(file, mode, *args, **kwargs)  # the real one, also where builtins.open is this
+        if mode.startswith('r') or not any(name in str(file) for name in self.names):
+            return opened
+        if self.after:
+            self.after -= 1
+            return opened
+        self.failed.append(str(file))
+        return HalfWrittenFile(opened)
+
+
+class HalfWrittenFile:
+    """A file object whose ``write`` writes half of its data, then raises the OSError of a full disk."""
+
+    def __init__(self, file):
+        self.file = file
+
+    def write(self, data):
+        data = data if isinstance(data, str) else memoryview(data).cast('B')
+        self.file.write(data[:len(data) // 2])
+        self.file.flush()
+        raise no_space_error()
+
+    def __getattr__(self, name):
+        return getattr(self.file, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.file.close()

@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from conftest import REPO, recommended_generator, unit_scale_generator, wake_global_parts
+from conftest import REPO, FullDiskOpen, recommended_generator, unit_scale_generator, wake_global_parts
 from PIL import Image, ImageOps
 
+import msiagan.writing
 from msiagan.archs import MSIAGenerator
 from msiagan.data.image_io import read_photo
 from msiagan.enhance import main as enhance_main
@@ -68,6 +69,17 @@ def test_folder_keeps_size_depth_and_layout(inputs, checkpoint, tmp_path, capsys
     np.testing.assert_array_equal(cv2.imread(str(out / 'rgba.png'), -1)[..., 3],
                                   cv2.imread(str(inputs / 'rgba.png'), -1)[..., 3])
     assert cv2.imread(str(out / 'deep.png'), -1).max() > 255  # really 16-bit output
+
+
+def test_an_image_that_cannot_be_written_is_named_and_the_rest_go_on(inputs, checkpoint, tmp_path, capsys,
+                                                                     monkeypatch):
+    out = tmp_path / 'out'
+    monkeypatch.setattr(msiagan.writing, 'open', FullDiskOpen('grey.png'), raising=False)  # a full disk there
+    assert run('-i', str(inputs), '-o', str(out), '--weights', checkpoint) == 1
+    captured = capsys.readouterr()
+    assert f'error: {out}/grey.png: cannot write (no space left on device)\n' in captured.err
+    assert 'enhanced 3 image(s)' in captured.out and '2 failed' in captured.out  # grey.png and truncated.png
+    assert sorted(os.listdir(out)) == ['colour.jpg', 'deep.png', 'rgba.png']  # nothing of grey.png is left
 
 
 def test_output_is_the_networks_colour_and_grey(inputs, checkpoint, tmp_path):

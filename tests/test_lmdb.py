@@ -8,7 +8,10 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from basicsr.utils.lmdb_util import LmdbMaker
 from conftest import REPO, load_script, make_dataset, run_script, write_pairs
+
+import msiagan.writing
 
 from msiagan.errors import InputError
 
@@ -145,3 +148,25 @@ def test_lmdb_options_are_lol_gan_reading_lmdb():
         disk['datasets'][phase].pop('io_backend')
     assert packed.pop('name') == disk.pop('name') + '_lmdb'
     assert packed == disk
+
+
+class FullDiskLmdbMaker(LmdbMaker):
+    """BasicSR's LmdbMaker on a disk that fills at the second image: LMDB says 'Input/output error'."""
+
+    def put(self, *args):
+        if self.counter:
+            raise lmdb.Error('mdb_txn_commit: Input/output error')
+        super().put(*args)
+
+
+def test_a_full_disk_leaves_no_half_written_lmdb(tmp_path, monkeypatch):
+    lq_dir, gt_dir = write_pairs(str(tmp_path / 'data'), ['a', 'b'], size=(8, 8))
+    monkeypatch.setattr(create_lmdb, 'LmdbMaker', FullDiskLmdbMaker)
+    monkeypatch.setattr(msiagan.writing, 'free_bytes', lambda path: 0)
+    error = run_script(create_lmdb, '--lq', lq_dir, '--gt', gt_dir)
+    assert error == (f'create_lmdb.py: error: {lq_dir}.lmdb and {gt_dir}.lmdb: cannot write (no space left on device); '
+                     'removed what was written')
+    assert sorted(os.listdir(tmp_path / 'data')) == ['high', 'low']
+    monkeypatch.undo()
+    assert run_script(create_lmdb, '--lq', lq_dir, '--gt', gt_dir) is None  # a rerun needs no --force
+    assert len(make_dataset(lq_dir + '.lmdb', gt_dir + '.lmdb', backend='lmdb')) == 2

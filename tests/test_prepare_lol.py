@@ -1,12 +1,13 @@
 """scripts/prepare_lol.py on a generated tree of LOL-v1's layout."""
 import os
 import re
+import shutil
 from os import path as osp
 
 import cv2
 import numpy as np
 import pytest
-from conftest import load_script, run_script, write_pairs
+from conftest import FullDiskOpen, load_script, no_space_error, run_script, write_pairs
 
 prepare_lol = load_script('prepare_lol')
 make_lol_split = load_script('make_lol_split')
@@ -83,3 +84,39 @@ def test_validation_split_is_seeded_and_written_to_a_new_folder(tmp_path):
     assert open(tmp_path / 'b' / 'lol_v1_val.txt').read().split() == val
     assert run_script(make_lol_split, *again, '--seed', 1, '--force') is None
     assert open(tmp_path / 'b' / 'lol_v1_val.txt').read().split() != val
+
+
+def test_a_full_disk_leaves_nothing_half_written(lol, tmp_path, monkeypatch):
+    out = tmp_path / 'LOL-v1'
+    copy = shutil.copyfile
+    copied = []
+
+    def copy_until_the_disk_is_full(source, target):
+        if len(copied) == 7:  # of 10 files: our485 is complete, eval15 not
+            with open(source, 'rb') as f, open(target, 'wb') as cut_short:
+                cut_short.write(f.read()[:100])
+            raise no_space_error(source, target)  # shutil's names the file copied and the target
+        copied.append(target)
+        return copy(source, target)
+
+    monkeypatch.setattr(shutil, 'copyfile', copy_until_the_disk_is_full)
+    error = run_script(prepare_lol, '--src', lol, '--out', out)
+    assert error == (f'prepare_lol.py: error: {out}/eval15: cannot write (no space left on device); '
+                     'removed what was written')
+    assert os.listdir(out) == []
+    monkeypatch.undo()
+    assert run_script(prepare_lol, '--src', lol, '--out', out) is None  # a rerun needs no --force
+    assert sorted(os.listdir(out)) == ['eval15', 'our485']
+
+
+def test_a_split_that_cannot_be_written_leaves_the_old_one(tmp_path, monkeypatch):
+    _, gt = write_pairs(str(tmp_path / 'our485'), [str(i) for i in range(1, 13)], size=(8, 8))
+    args = ('--gt', gt, '--num-val', 3, '--out', tmp_path / 'meta_info')
+    assert run_script(make_lol_split, *args, '--seed', 0) is None
+    before = {name: (tmp_path / 'meta_info' / name).read_text() for name in os.listdir(tmp_path / 'meta_info')}
+    monkeypatch.setattr(make_lol_split, 'open', FullDiskOpen('lol_v1_val'), raising=False)
+    error = run_script(make_lol_split, *args, '--seed', 1, '--force')
+    assert re.fullmatch(r'make_lol_split\.py: error: \S+/lol_v1_train\.txt and \S+/lol_v1_val\.txt: cannot write \(no '
+                        r'space left on device\); removed what was written', error), error
+    assert make_lol_split.open.failed  # the train file was written in full first
+    assert {name: (tmp_path / 'meta_info' / name).read_text() for name in os.listdir(tmp_path / 'meta_info')} == before

@@ -6,7 +6,9 @@ from os import path as osp
 import cv2
 import numpy as np
 import pytest
-from conftest import load_script, run_script
+from conftest import FullDiskOpen, load_script, run_script
+
+import msiagan.writing
 
 prepare_sice = load_script('prepare_sice')
 
@@ -89,3 +91,14 @@ def test_bad_trees_are_named(sice, tmp_path, damage, message):
 
 def test_more_scenes_than_there_are_is_an_error(sice, tmp_path):
     assert 'there are only 5 scenes' in run(sice, tmp_path / 'SICE', '--num-train', 4)
+
+
+def test_a_full_disk_leaves_nothing_half_written(sice, tmp_path, monkeypatch):
+    out = tmp_path / 'SICE'
+    monkeypatch.setattr(msiagan.writing, 'open', FullDiskOpen('.png', after=7), raising=False)
+    error = run(sice, out)  # the 3 training pairs are written in full, then the disk is full
+    assert error == (f'prepare_sice.py: error: {out}/train and {out}/test: cannot write (no space left on device); '
+                     'removed what was written')
+    assert os.listdir(out) == []
+    monkeypatch.undo()
+    assert run(sice, out) is None  # a rerun needs no --force

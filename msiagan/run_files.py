@@ -1,0 +1,122 @@
+"""The files a training or test run writes besides checkpoints (msiagan.checkpoint), on a disk that fails.
+
+BasicSR 1.4.2, when one cannot be written, crashes with a traceback (the options copy, a validation image,
+the tensorboard log) or prints a traceback for each log line and goes on (the log file). Here each stops the
+run with an OutputError naming the file and the cause, except the tensorboard log, which the run does not
+need: it is dropped with one warning. ``install_run_file_checks`` replaces the names that BasicSR's
+pipelines look up: ``copy_opt_file``, ``get_root_logger`` and ``init_tb_loggers`` in basicsr.train,
+``get_root_logger`` in basicsr.test and ``imwrite`` in basicsr.models.sr_model (validation and test images).
+"""
+import logging
+import os
+import shutil
+import sys
+from os import path as osp
+
+from basicsr import test as basicsr_test
+from basicsr import train as basicsr_train
+from basicsr.models import sr_model
+from basicsr.utils import get_root_logger
+from basicsr.utils.dist_util import master_only
+
+from msiagan.compat import replace_attribute
+from msiagan.writing import cause, write_failure, write_image_atomically
+
+BASICSR_COPY_OPT_FILE = basicsr_train.copy_opt_file
+BASICSR_INIT_TB_LOGGERS = basicsr_train.init_tb_loggers
+
+
+@master_only
+def copy_options_file(opt_file, experiments_root):
+    """BasicSR's ``copy_opt_file`` (the options file with the command line atop, into ``experiments_root``),
+    written whole or not at all: made in a temporary folder, then renamed. By process 0 alone, which made
+    ``experiments_root`` (BasicSR has every process write it)."""
+    target = osp.join(experiments_root, osp.basename(opt_file))
+    staging = osp.join(experiments_root, '.options_copy.tmp')
+    try:
+        os.makedirs(staging, exist_ok=True)
+        BASICSR_COPY_OPT_FILE(opt_file, staging)
+        os.replace(osp.join(staging, osp.basename(opt_file)), target)
+    except OSError as error:
+        raise write_failure(target, error) from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def stop_on_write_errors(handler):
+    """Make a logging.FileHandler raise an OutputError when it cannot write (logging would print a traceback
+    and go on)."""
+
+    def handle_error(record):
+        raise write_failure(handler.baseFilename, sys.exc_info()[1])
+
+    handler.handleError = handle_error
+
+
+def get_root_logger_stopping_on_write_errors(logger_name='basicsr', log_level=logging.INFO, log_file=None):
+    """BasicSR's ``get_root_logger``, whose log file stops the run when it cannot be made or written."""
+    try:
+        logger = get_root_logger(logger_name, log_level, log_file)
+    except OSError as error:
+        raise write_failure(log_file, error) from None
+    for handler in logger.handlers:
+        if isinstance(handler, logging.FileHandler):
+            stop_on_write_errors(handler)
+    return logger
+
+
+def warn_tensorboard_dropped(log_dir, error):
+    get_root_logger().warning(f'tensorboard log {log_dir}: cannot write ({cause(error, log_dir)}); training goes '
+                              'on without it')
+
+
+class TolerantSummaryWriter:
+    """A tensorboard SummaryWriter whose first failure is a warning and ends its use: the run goes on."""
+
+    def __init__(self, writer):
+        self.writer = writer
+
+    def __getattr__(self, name):
+
+        def call(*args, **kwargs):
+            if self.writer is None:
+                return None
+            try:
+                return getattr(self.writer, name)(*args, **kwargs)
+            except Exception as error:
+                log_dir, self.writer = self.writer.log_dir, None
+                warn_tensorboard_dropped(log_dir, error)
+                return None
+
+        return call
+
+
+def init_tb_loggers(opt):
+    """BasicSR's ``init_tb_loggers``, with the tensorboard writer a TolerantSummaryWriter (or None, with a
+    warning, if it cannot be made)."""
+    try:
+        tb_logger = BASICSR_INIT_TB_LOGGERS(opt)
+    except OSError as error:
+        warn_tensorboard_dropped(osp.join(opt['root_path'], 'tb_logger', opt['name']), error)
+        return None
+    return tb_logger and TolerantSummaryWriter(tb_logger)
+
+
+def write_run_image(img, file_path, params=None, auto_mkdir=True):
+    """BasicSR's ``imwrite`` (an image array to ``file_path``, its folder made), written whole or not at all, and
+    an OutputError naming the file and the cause when it cannot be written."""
+    if auto_mkdir:
+        try:
+            os.makedirs(osp.dirname(osp.abspath(file_path)), exist_ok=True)
+        except OSError as error:
+            raise write_failure(file_path, error) from None
+    write_image_atomically(file_path, img, params or ())
+
+
+def install_run_file_checks():
+    """Make BasicSR's training and test pipelines write their files as described at the top of this module."""
+    replace_attribute(basicsr_train, 'copy_opt_file', copy_options_file)
+    replace_attribute(basicsr_train, 'get_root_logger', get_root_logger_stopping_on_write_errors)
+    replace_attribute(basicsr_test, 'get_root_logger', get_root_logger_stopping_on_write_errors)
+    replace_attribute(basicsr_train, 'init_tb_loggers', init_tb_loggers)
+    replace_attribute(sr_model, 'imwrite', write_run_image)
