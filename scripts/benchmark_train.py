@@ -7,8 +7,9 @@
 The plain path is the options as they are with every fast option off: BasicSR's DataLoader decoding the files
 in its num_worker_per_gpu workers, float32, no channels_last, no torch.compile. The fast path is the same
 options with the training split held decoded (``cache: memory``, or ``device`` on a GPU) and no loader workers,
-``channels_last``, ``mixed_precision`` (--precision; default bf16 on a GPU or on a CPU with bf16 instructions)
-and ``compile`` (--compile; default on a GPU). Each path runs in a fresh process: --warmup iterations, then
+``channels_last``, ``mixed_precision`` (--precision; default: the options' own, else bf16 on a GPU and float32
+on a CPU, where bf16 pays only for some networks: docs/training.md) and ``compile`` (--compile; default on a
+GPU). Each path runs in a fresh process: --warmup iterations, then
 --iters timed ones, fed as BasicSR's trainer feeds them. For each it prints megapixels of training (crops
 times their pixels) per second, iterations per second, the share of the time spent waiting for data and the
 peak memory (CUDA: peak allocated; CPU: peak RSS of the training process, loader workers not counted); the
@@ -32,7 +33,6 @@ from basicsr.utils import get_root_logger, set_random_seed
 
 from msiagan.entry import run_cli
 from msiagan.errors import InputError
-from msiagan.models.fast_training import cpu_has_bf16_instructions
 from msiagan.options_check import OptionsCheck, load_options
 from msiagan.profiling import peak_rss_mib
 
@@ -128,7 +128,7 @@ def benchmark(args):
     force = ['--force_yml', *args.force_yml] if args.force_yml else []
     opt, source = load_options(['-opt', args.opt, *force])
     OptionsCheck(source, is_train=True).check(opt)
-    precision = args.precision or ('bf16' if args.device == 'cuda' or cpu_has_bf16_instructions() else 'fp32')
+    precision = args.precision or opt['train'].get('mixed_precision') or ('bf16' if args.device == 'cuda' else 'fp32')
     compile_networks = args.device == 'cuda' if args.compile is None else args.compile == 'on'
     machine = torch.cuda.get_device_name() if args.device == 'cuda' else f'CPU, {args.threads} threads'
     print(f'{source} on {machine}: {args.warmup} warm-up + {args.iters} timed iterations per path')
@@ -156,7 +156,7 @@ def main(argv=None):
     parser.add_argument('--iters', type=int, default=5, help='timed iterations per path (default: 5)')
     parser.add_argument('--warmup', type=int, default=2, help='untimed iterations first (default: 2)')
     parser.add_argument('--precision', choices=('fp32', 'bf16', 'fp16'),
-                        help='fast path precision (default: bf16 on a GPU or a CPU with bf16 instructions)')
+                        help="fast path precision (default: the options', else bf16 on a GPU, fp32 on a CPU)")
     parser.add_argument('--compile', choices=('on', 'off'), help='fast path torch.compile (default: on a GPU)')
     parser.add_argument('--debug', action='store_true', help='show the traceback of an input error')
     args = parser.parse_args(argv)
