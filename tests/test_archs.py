@@ -4,6 +4,7 @@ from basicsr.archs import build_network
 
 from msiagan.archs import MSIAGenerator, PatchGANDiscriminator
 from msiagan.errors import InputError
+from msiagan.profiling import count_macs
 
 
 def count(net, trainable_only=False):
@@ -103,6 +104,14 @@ def test_coarse_blocks_start_as_the_plain_generator():
     with torch.no_grad():
         assert torch.equal(coarse(x), plain(x))  # each block's last conv starts at zero
     assert plain.receptive_radius == 18 and coarse.receptive_radius == 138
+
+
+def test_multiply_adds_at_256x256():
+    """The README's 7.03 GMAC at 256x256, and 0.042 more per coarse block (7.20 with 4). Multiples of 8 in H and
+    W cost the same per pixel, so 32x32 is counted and scaled up by 64."""
+    x = torch.zeros(1, 3, 32, 32)
+    paper, coarse = (count_macs(MSIAGenerator(coarse_blocks=n), x) * 64 / 1e9 for n in (0, 4))
+    assert round(paper, 2) == 7.03 and round(coarse, 2) == 7.20 and round((coarse - paper) / 4, 3) == 0.042
 
 
 def test_variants_share_the_paper_parameter_count():
