@@ -52,7 +52,8 @@ def test_reports_what_it_measures(tmp_path, monkeypatch, capsys):
         assert 0 < low <= median <= high and peak >= before > 0
     speed_up, difference = map(float, re.search(r'speed-up of the medians ([\d.]+)x; max \|optimized - eager\| '
                                                 r'([\d.e+-]+)', out).groups())
-    medians = [float(re.search(rf'\| {path} \| [\d.]+ \| ([\d.]+) \|', out).group(1)) for path in ('eager', 'optimized')]
+    medians = [float(re.search(rf'\| {path} \| [\d.]+ \| ([\d.]+) \|', out).group(1))
+               for path in ('eager', 'optimized')]
     rounding = 0.0005  # of the printed medians
     assert (medians[0] - rounding) / (medians[1] + rounding) - 0.005 <= speed_up
     assert speed_up <= (medians[0] + rounding) / (medians[1] - rounding) + 0.005

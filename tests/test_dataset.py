@@ -69,8 +69,8 @@ def test_flips_and_turns_follow_the_options(tmp_path, use_hflip, use_rot):
     upright = make_dataset(lq_dir, gt_dir)[0]
     data = make_dataset(lq_dir, gt_dir, phase='train', gt_size=32, use_hflip=use_hflip, use_rot=use_rot)
     seen = {(item['lq'].numpy().tobytes(), item['gt'].numpy().tobytes()) for item in seeded_items(data, range(64))}
-    allowed = {(lq.numpy().tobytes(), gt.numpy().tobytes())
-               for lq, gt in zip(dihedral(upright['lq'], use_hflip, use_rot), dihedral(upright['gt'], use_hflip, use_rot))}
+    orientations = (dihedral(upright[role], use_hflip, use_rot) for role in ('lq', 'gt'))
+    allowed = {(lq.numpy().tobytes(), gt.numpy().tobytes()) for lq, gt in zip(*orientations)}
     assert len(allowed) == 2 ** (use_hflip + 2 * use_rot)
     assert seen == allowed
 

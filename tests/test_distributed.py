@@ -9,7 +9,7 @@ import torch
 from conftest import REPO, finished_output, start_training, tiny_train_options, write_options, write_pairs
 
 from msiagan.archs import MSIAGenerator
-from msiagan.distributed import check_same_on_every_process, init_dist, slurm_environment
+from msiagan.distributed import init_dist, slurm_environment
 from msiagan.errors import InputError
 
 TORCHRUN = ('-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=2')
