@@ -6,10 +6,11 @@ regenerate them and say why (the reason is stored beside the values, so the diff
     python tests/golden_outputs.py --why 'AE3 decoder reads ...'           # every case
     python tests/golden_outputs.py --why 'new recommended generator' NAME  # one case
 
-To add a generator, add an entry to CASES and run the command for it. Every output is computed in float64,
-so float32 rounding (which differs from CPU to CPU) does not enter and a tolerance of 1e-5 relative catches
-real changes. Random cases draw every conv and linear weight at unit scale (weights that start at zero,
-such as ImageContext's last layer or a coarse block's 1x1 conv, would otherwise hide their branch).
+To add a generator, add an entry to CASES (e.g. 'name': {'options': 'options/x.yml'}: its network_g with
+random weights) and run the command for it. Every output is computed in float64, so float32 rounding (which
+differs from CPU to CPU) does not enter and a tolerance of 1e-5 relative catches real changes. Random cases
+draw every conv and linear weight at unit scale (weights that start at zero, such as ImageContext's last
+layer or a coarse block's 1x1 conv, would otherwise hide their branch).
 """
 import argparse
 import json
@@ -32,7 +33,8 @@ SIZE = (52, 76)  # H, W of the input: not multiples of 8, so the padding and the
 SEED = 0
 RTOL = 1e-5  # relative to each stored value; values near zero are compared against the output's spread
 
-# name -> {'network': network_g options, random weights from SEED} or {'options': file, 'weights': file}
+# name -> {'network': network_g options} or {'options': an options file, whose network_g is used}, with random
+# weights from SEED, or with {'weights': a weights file} (its 'params')
 CASES = {
     'paper': {'network': {'type': 'MSIAGenerator'}},  # the defaults: the released code, act none
     'improved': {'network': {'type': 'MSIAGenerator', 'act': 'lrelu', 'global_context': True,
@@ -71,11 +73,11 @@ def unit_scale_weights(net):
 def build_case(name):
     """The float64 generator of CASES[name], in eval mode."""
     case = CASES[name]
+    network = case['network'] if 'network' in case else load_network_options(osp.join(REPO, case['options']))
     if 'weights' in case:
-        network = load_network_options(osp.join(REPO, case['options']))
         return load_generator(network, osp.join(REPO, case['weights']), 'params').double()
     torch.manual_seed(SEED)
-    return unit_scale_weights(build_network(dict(case['network']))).eval().double()
+    return unit_scale_weights(build_network(dict(network))).eval().double()
 
 
 def summarize(output):
