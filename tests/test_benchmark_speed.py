@@ -32,13 +32,13 @@ def test_bad_numbers_are_named(option, value, message, monkeypatch, capsys):
 def test_reports_what_it_measures(tmp_path, monkeypatch, capsys):
     """A small generator at smaller sizes than the script's; peak memory measured in this process, not in a
     fresh one (starting one costs seconds: test_peak_memory_is_measured_in_a_fresh_process)."""
-    monkeypatch.setattr(benchmark_speed, 'SIZE', (200, 296))
-    monkeypatch.setattr(benchmark_speed, 'SIZE_4K', (216, 384))
+    monkeypatch.setattr(benchmark_speed, 'SIZE', (120, 160))
+    monkeypatch.setattr(benchmark_speed, 'SIZE_4K', (136, 200))
     monkeypatch.setattr(benchmark_speed, 'peak_rss', benchmark_speed.peak_rss_child)
     network = {'type': 'MSIAGenerator', 'num_feat': 8, 'act': 'none'}
     (tmp_path / 'net.yml').write_text(yaml.safe_dump({'network_g': network}))
     threads = torch.get_num_threads()
-    monkeypatch.setattr(sys, 'argv', ['benchmark_speed.py', '-opt', str(tmp_path / 'net.yml'), '--runs', '2',
+    monkeypatch.setattr(sys, 'argv', ['benchmark_speed.py', '-opt', str(tmp_path / 'net.yml'), '--runs', '1',
                                       '--tile', '64', '--threads', str(threads)])
     benchmark_speed.benchmark()
     out = capsys.readouterr().out
@@ -46,7 +46,7 @@ def test_reports_what_it_measures(tmp_path, monkeypatch, capsys):
     net = MSIAGenerator(num_feat=8, act='none').eval()
     assert f'parameters {count_parameters(net):,};' in out
     for path, module in (('eager', net), ('optimized', optimize_for_inference(net))):
-        assert f'GMAC {path:9s}: {count_gmac(module, 200, 296):6.2f} at 296x200, ' in out
+        assert f'GMAC {path:9s}: {count_gmac(module, 120, 160):6.2f} at 160x120, ' in out
         low, median, high, peak, before = map(float, re.search(
             rf'\| {path} \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \| (\d+) \((\d+)\) \|', out).groups())
         assert 0 < low <= median <= high and peak >= before > 0
@@ -58,7 +58,7 @@ def test_reports_what_it_measures(tmp_path, monkeypatch, capsys):
     assert (medians[0] - rounding) / (medians[1] + rounding) - 0.005 <= speed_up
     assert speed_up <= (medians[0] + rounding) / (medians[1] - rounding) + 0.005
     assert difference < 1e-5
-    assert re.search(r'384x216 on the CPU, optimized, tile 64 pad 18: peak RSS \d+ MiB', out)
+    assert re.search(r'200x136 on the CPU, optimized, tile 64 pad 18: peak RSS \d+ MiB', out)
     assert 'eager, tile' not in out  # the eager path on the large image only with --eager-4k
     if not torch.cuda.is_available():
         assert 'GPU: CUDA not available, skipped' in out
