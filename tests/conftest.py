@@ -195,6 +195,21 @@ def make_model(tmp_path, network_d=None, network_g=None, path=None, **train_over
     return build_model(opt)
 
 
+def enhanced_uint8(net, bgr):
+    """``net`` on a uint8 (H, W, 3) BGR image, as the scripts should run it: RGB in [0, 1], output clamped to
+    [0, 1] and rounded to uint8 BGR. Computed here apart from msiagan.inference, to check the scripts by."""
+    x = torch.from_numpy(bgr[..., ::-1].transpose(2, 0, 1) / 255).float()[None]
+    with torch.no_grad():
+        out = net(x).clamp(0, 1)[0].permute(1, 2, 0).numpy()
+    return np.round(out[..., ::-1] * 255).astype(np.uint8)
+
+
+def psnr_uint8(img, reference):
+    """PSNR in dB of two uint8 images, by its definition (peak 255)."""
+    mse = np.mean((img.astype(np.float64) - reference.astype(np.float64)) ** 2)
+    return 10 * np.log10(255 ** 2 / mse)
+
+
 def feed(model, size=32):
     """Feed a seeded batch of 2: references in [0, 1], inputs at 1/8 of them."""
     torch.manual_seed(0)

@@ -9,7 +9,7 @@ from msiagan.archs import MSIAGenerator, PatchGANDiscriminator
 from msiagan.archs.global_branch import modulate, whole_image_modulations
 from msiagan.errors import InputError
 from msiagan.inference import load_network_options
-from msiagan.profiling import count_gmac
+from msiagan.profiling import count_gmac, count_macs
 
 
 def count(net, trainable_only=False):
@@ -57,26 +57,39 @@ def test_global_context_starts_as_the_plain_generator_and_sees_the_whole_image()
         assert (with_context(far)[..., 30] - with_context(x)[..., 30]).abs().max() > 1e-3
 
 
+def reach_by_phase(net, axis):
+    """For an output pixel at each of the 8 phases of the sampling grid along ``axis`` (-1: columns, -2: rows):
+    how far back and how far ahead along that axis the input pixels lie that its value depends on."""
+    first = 8 * (net.receptive_radius // 8 + 2)  # a grid line with receptive_radius pixels on either side
+    shape = [1, 3, 16, 16]
+    shape[axis] = 2 * first + 8
+    x = torch.rand(*shape, requires_grad=True)
+    out = net(x, net.global_features(x.detach()))  # the whole image's global features held fixed, as a tile gets
+    other_dims = tuple(d for d in range(4) if d != len(shape) + axis)
+    reaches = []
+    for position in range(first, first + 8):
+        gradient, = torch.autograd.grad(out.select(axis, position).sum(), x, retain_graph=True)
+        seen = torch.nonzero(gradient.abs().amax(dim=other_dims) > 0).flatten()
+        reaches.append((position - seen.min().item(), seen.max().item() - position))
+    return reaches
+
+
 @pytest.mark.parametrize('coarse_blocks, global_branch', [(0, False), (1, False), (3, False), (1, True)])
 def test_receptive_radius_is_exact(coarse_blocks, global_branch):
-    """Changes to the input columns at each of the 8 grid phases reach output columns receptive_radius away
-    and none further, the whole image's global features held fixed (what a tile gets)."""
+    """Output pixels at each of the 8 grid phases depend on input rows and columns receptive_radius away and
+    none further. Without coarse blocks an output pixel sees a window of 20 to 28 pixels a side, depending on
+    its place in the 8-pixel grid, reaching up to 10 pixels one way and 18 the other (README)."""
     torch.manual_seed(0)
     net = wake_global_parts(MSIAGenerator(num_feat=8, act='lrelu', coarse_blocks=coarse_blocks,
                                           global_branch=global_branch).eval())
     for block in net.coarse:
         torch.nn.init.normal_(block.proj.weight, 0, 0.3)
-    x = torch.rand(1, 3, 16, 384)
-    reach = 0
-    with torch.no_grad():
-        global_features = net.global_features(x)
-        for column in range(192, 200):
-            changed = x.clone()
-            changed[..., column] += 1
-            difference = net(changed, global_features) - net(x, global_features)
-            reached = torch.nonzero(difference.abs().amax(dim=(0, 1, 2)) > 0).flatten()
-            reach = max(reach, column - reached.min(), reached.max() - column)
-    assert reach == net.receptive_radius
+    for axis in (-1, -2):
+        reaches = reach_by_phase(net, axis)
+        assert max(max(reach) for reach in reaches) == net.receptive_radius
+        if coarse_blocks == 0 and not global_branch:
+            widths = [back + ahead + 1 for back, ahead in reaches]
+            assert (min(widths), max(widths)) == (20, 28) and max(min(reach) for reach in reaches) == 10
 
 
 def test_coarse_blocks_start_as_the_plain_generator():
@@ -136,6 +149,14 @@ def test_recommended_generator_costs_under_8_gmac():
         assert count_gmac(net, 256, 256, device='meta') < bound
 
 
+def test_multiply_adds_at_256x256():
+    """The README's 7.03 GMAC at 256x256, and 0.042 more per coarse block (7.20 with 4). Multiples of 8 in H and
+    W cost the same per pixel, so 32x32 is counted and scaled up by 64."""
+    x = torch.zeros(1, 3, 32, 32)
+    paper, coarse = (count_macs(MSIAGenerator(coarse_blocks=n), x) * 64 / 1e9 for n in (0, 4))
+    assert round(paper, 2) == 7.03 and round(coarse, 2) == 7.20 and round((coarse - paper) / 4, 3) == 0.042
+
+
 def test_variants_share_the_paper_parameter_count():
     assert count(MSIAGenerator(act='lrelu')) == count(MSIAGenerator(act='none'))
 
@@ -178,8 +199,15 @@ def test_discriminator_init_std(std):
 
 
 def test_build_from_options():
-    net = build_network({'type': 'MSIAGenerator', 'num_feat': 8, 'act': 'gelu'})
+    options = {'type': 'MSIAGenerator', 'num_in_ch': 1, 'num_out_ch': 2, 'num_feat': 8, 'act': 'gelu',
+               'global_context': True, 'coarse_blocks': 2}
+    net = build_network(options)
     assert isinstance(net, MSIAGenerator)
+    assert net.stem[0].in_channels == 1 and net.conv_last.out_channels == 2
+    assert all(conv.out_channels == 8 for conv in net.modules() if isinstance(conv, torch.nn.Conv2d)
+               and conv is not net.conv_last)
+    assert isinstance(net.stem[1], torch.nn.GELU) and isinstance(net.ae1.down[0][1], torch.nn.GELU)
+    assert net.context is not None and len(net.coarse) == 2
 
 
 def test_modulations_at_one_place_apply_one_after_the_other():

@@ -5,6 +5,8 @@ from os import path as osp
 import pytest
 import torch
 import yaml
+from torch.nn import functional as F
+from basicsr.losses import build_loss
 from basicsr.models import build_model
 from conftest import REPO
 
@@ -27,11 +29,34 @@ def test_options_file_trains_and_validates_a_step(name, tmp_path):
     torch.manual_seed(0)
     gt = torch.rand(2, 3, 64, 64)
     model.feed_data({'lq': gt / 8, 'gt': gt})
+    logits = []
+    model.net_d.register_forward_hook(lambda module, inputs, output: logits.append(output.detach()))
     model.optimize_parameters(1)
-    assert all(torch.isfinite(torch.tensor(v)) for v in model.get_current_log().values())
+    log = model.get_current_log()
+    assert all(torch.isfinite(torch.tensor(v)) for v in log.values())
+    # every loss term of the file at its weight, on the output of the step (G's update comes first)
+    train, output = opt['train'], model.output.detach()
+    expected = {'l_g_pix': train['pixel_opt']['loss_weight'] * (output - gt).abs().mean(),
+                'l_g_mac': build_loss(train['mac_opt'])(output, gt),
+                'l_g_ssim': build_loss(train['ssim_opt'])(output, gt),
+                'l_g_gan': train['gan_opt']['loss_weight'] * F.softplus(-logits[0]).mean()}  # D's first verdict
+    assert {term for term in log if term.startswith('l_g_') and term != 'l_g_total'} == set(expected)
+    for term, value in expected.items():
+        assert log[term] == pytest.approx(value.item(), rel=1e-5), term
     model.feed_data({'lq': gt[:1, :, :40, :60] / 8, 'gt': gt[:1, :, :40, :60]})
     model.test()
     assert model.output.shape == (1, 3, 40, 60)
+
+
+def test_baselines_train_like_lol_gan():
+    """The README's "the same model, data and losses as lol_gan.yml": only the name and network_g differ."""
+    files = {}
+    for name in ('lol_gan.yml', 'lol_unet_baseline.yml', 'lol_rrdb_baseline.yml'):
+        with open(osp.join(REPO, 'options', name)) as f:
+            files[name] = yaml.safe_load(f)
+    reference = files.pop('lol_gan.yml')
+    for name, opt in files.items():
+        assert {key for key in set(opt) | set(reference) if opt.get(key) != reference.get(key)} == {'name', 'network_g'}
 
 
 def test_unet_is_pix2pix_unet_256():

@@ -2,10 +2,12 @@
 import sys
 
 import cv2
+import numpy as np
 import pytest
 import torch
 import yaml
-from conftest import load_script, write_pairs
+from basicsr.metrics import calculate_ssim
+from conftest import enhanced_uint8, load_script, psnr_uint8, write_pairs
 
 from msiagan.archs import MSIAGenerator
 from msiagan.errors import InputError
@@ -23,7 +25,16 @@ def test_reports_every_validation_pair(tmp_path, monkeypatch, capsys):
     demo_report.report()
     lines = capsys.readouterr().out.splitlines()
     assert [line.split()[0] for line in lines[1:4]] == ['a', 'b', 'mean']
-    assert all(len(line.split()) == 5 for line in lines[1:4])
+    net = MSIAGenerator(num_feat=8).eval()
+    net.load_state_dict(torch.load(tmp_path / 'exp' / 'models' / 'net_g_latest.pth', weights_only=True)['params'])
+    scores = []  # input PSNR, SSIM, output PSNR, SSIM, scored apart from demo_report.py
+    for stem in ('a', 'b'):
+        low, high = (cv2.imread(str(tmp_path / 'val' / folder / f'{stem}.png')) for folder in ('low', 'high'))
+        scores.append([metric(img, high) for img in (low, enhanced_uint8(net, low))
+                       for metric in (psnr_uint8, lambda img, ref: calculate_ssim(img, ref, 0))])
+    for line, expected in zip(lines[1:4], [*scores, np.mean(scores, axis=0)]):
+        printed = [float(cell) for cell in line.split()[1:]]
+        assert printed == pytest.approx(expected, abs=0.006), line  # printed to 2 and 3 decimals
     assert cv2.imread(str(tmp_path / 'out' / 'enhanced' / 'a.png')).shape == (24, 32, 3)
     assert (tmp_path / 'out' / 'side_by_side.png').is_file()
 

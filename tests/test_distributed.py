@@ -1,13 +1,15 @@
 """Distributed data parallel training on the CPU: 2 processes with gloo through torchrun and --launcher pytorch."""
 import glob
 import os
+import subprocess
+import sys
 
 import pytest
 import torch
-from conftest import finished_output, start_training, tiny_train_options, write_options, write_pairs
+from conftest import REPO, finished_output, start_training, tiny_train_options, write_options, write_pairs
 
 from msiagan.archs import MSIAGenerator
-from msiagan.distributed import check_same_on_every_process, init_dist, slurm_environment
+from msiagan.distributed import init_dist, slurm_environment
 from msiagan.errors import InputError
 
 TORCHRUN = ('-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=2')
@@ -97,18 +99,37 @@ def test_slurm_variables_become_torch_distributed_ones(tmp_path, monkeypatch):
         slurm_environment(environ={key: value for key, value in slurm.items() if key != 'SLURM_LOCALID'})
 
 
-def test_processes_that_would_resume_from_different_iterations_stop(monkeypatch):
-    """Each process of a 2-process job, given what all_gather_object collects from both."""
-    gathered = []
-    monkeypatch.setattr(torch.distributed, 'is_initialized', lambda: True)
-    monkeypatch.setattr(torch.distributed, 'get_world_size', lambda: 2)
-    monkeypatch.setattr(torch.distributed, 'all_gather_object',
-                        lambda out, value: out.__setitem__(slice(None), gathered))
-    gathered[:] = [4, 4]
-    check_same_on_every_process(4, 'the iteration resumed from')
-    gathered[:] = [4, None]  # rank 1 found no state: experiments/ is not on storage both machines share
-    with pytest.raises(InputError, match=r'^the iteration resumed from differs between the processes: \[4, None\]'):
-        check_same_on_every_process(4, 'the iteration resumed from')
+RESUME_CHECK = """
+import sys
+import torch.distributed as dist
+from msiagan.distributed import check_same_on_every_process
+from msiagan.errors import InputError
+dist.init_process_group('gloo')
+rank, outcomes = dist.get_rank(), []
+for iterations in ([4, 4], [4, None]):  # None: rank 1 found no training state
+    try:
+        check_same_on_every_process(iterations[rank], 'the iteration resumed from')
+        outcomes.append('goes on')
+    except InputError as error:
+        outcomes.append(str(error))
+with open(f'{sys.argv[1]}/rank{rank}.txt', 'w') as f:
+    f.write('\\n'.join(outcomes))
+dist.destroy_process_group()
+"""
+
+
+def test_processes_that_would_resume_from_different_iterations_stop(tmp_path):
+    """A real 2-process gloo group: both go on when they would resume from the same iteration, and both stop,
+    naming what each found, when rank 1 found no state (experiments/ is not on storage both machines share)."""
+    (tmp_path / 'check.py').write_text(RESUME_CHECK)
+    env = dict(os.environ, PYTHONPATH=REPO, OMP_NUM_THREADS='1')
+    result = subprocess.run([sys.executable, *TORCHRUN, str(tmp_path / 'check.py'), str(tmp_path)], env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    for rank in (0, 1):
+        same, different = (tmp_path / f'rank{rank}.txt').read_text().split('\n')
+        assert same == 'goes on'
+        assert different.startswith('the iteration resumed from differs between the processes: [4, None] (by rank)')
 
 
 def test_validation_of_a_batchnorm_generator_without_ema(tmp_path):

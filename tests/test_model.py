@@ -27,8 +27,11 @@ def test_discriminator_is_conditioned_on_the_input(tmp_path):
     seen = []
     model.net_d.register_forward_hook(lambda module, inputs, output: seen.append(inputs[0]))
     model.optimize_parameters(1)
-    assert all(x.shape[1] == 6 for x in seen)
-    torch.testing.assert_close(seen[0][:, :3], model.lq)
+    assert len(seen) == 3  # G's step on the output, then D on the reference and on the output
+    for x, image in zip(seen, (model.output, model.gt, model.output)):
+        assert x.shape[1] == 6
+        torch.testing.assert_close(x[:, :3], model.lq)
+        torch.testing.assert_close(x[:, 3:], image.detach())
 
 
 def test_unconditional_discriminator_from_basicsr(tmp_path):

@@ -1,0 +1,26 @@
+"""The README's figures that need LOL-v1 itself. They run only when MSIAGAN_LOL_V1 names a copy of it (a
+folder holding eval15/{low,high}, as scripts/prepare_lol.py writes or LOL-v1 comes), and are skipped otherwise,
+as in ``make test``:
+
+    MSIAGAN_LOL_V1=datasets/LOL-v1 python -m pytest tests/test_lol_v1_figures.py     # about a minute on 2 cores
+"""
+import os
+import re
+from os import path as osp
+
+import pytest
+from conftest import REPO, run_entry
+
+LOL_V1 = os.environ.get('MSIAGAN_LOL_V1')
+pytestmark = pytest.mark.skipif(not LOL_V1, reason='MSIAGAN_LOL_V1 is not set (a LOL-v1 copy with eval15/)')
+
+
+def test_test_lol_prints_the_readme_psnr_and_ssim(tmp_path):
+    """msiagan/test.py -opt options/test_lol.yml: psnr 18.8692, ssim 0.7649 for the shipped weights on eval15."""
+    eval15 = osp.join(osp.abspath(LOL_V1), 'eval15')
+    result = run_entry('test', tmp_path, '-opt', osp.join(REPO, 'options', 'test_lol.yml'), '--force_yml',
+                       f'datasets:test_1:dataroot_lq={eval15}/low', f'datasets:test_1:dataroot_gt={eval15}/high',
+                       f'path:pretrain_network_g={REPO}/weights/msiagan_lol_v1.pth', 'val:save_img=false')
+    assert result.returncode == 0, result.stderr[-3000:]
+    output = result.stdout + result.stderr
+    assert re.search(r'# psnr: 18\.8692\b', output) and re.search(r'# ssim: 0\.7649\b', output), output[-2000:]
