@@ -13,7 +13,8 @@ from conftest import REPO
 from msiagan.archs import UNetGenerator
 
 OPTIONS = ['lol_gan.yml', 'lol_gan_finetune.yml', 'lol_gan_coarse_finetune.yml', 'lol_gan_paper.yml',
-           'lol_unet_baseline.yml', 'lol_rrdb_baseline.yml']
+           'lol_gan_recommended.yml', 'lol_gan_recommended_finetune.yml', 'lol_unet_baseline.yml',
+           'lol_rrdb_baseline.yml']
 
 
 @pytest.mark.parametrize('name', OPTIONS)
