@@ -16,10 +16,11 @@ import numpy as np
 from basicsr.metrics import calculate_psnr, calculate_ssim
 from msiagan.data.image_io import read_bgr_uint8
 from msiagan.data.pairing import paired_paths_from_root
-from msiagan.entry import project_root, run_cli
-from msiagan.errors import InputError
-from msiagan.inference import enhance_bgr_uint8, find_options, load_generator, load_network_options
-from msiagan.visualize import labelled_grid
+from msiagan.inference import enhance_bgr_uint8, load_generator, load_network_options
+from msiagan.inference.visualize import labelled_grid
+from msiagan.utils.entry import project_root, run_cli
+from msiagan.utils.errors import InputError
+from msiagan.utils.weights import find_options
 
 
 def report():

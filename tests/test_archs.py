@@ -7,9 +7,9 @@ from conftest import REPO, recommended_generator, wake_global_parts
 
 from msiagan.archs import MSIAGenerator, PatchGANDiscriminator
 from msiagan.archs.global_branch import modulate, whole_image_modulations
-from msiagan.errors import InputError
 from msiagan.inference import load_network_options
-from msiagan.profiling import count_gmac, count_macs
+from msiagan.utils.errors import InputError
+from msiagan.utils.profiling import count_gmac, count_macs
 
 
 def count(net, trainable_only=False):

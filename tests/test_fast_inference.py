@@ -5,9 +5,9 @@ from conftest import unit_scale_generator as generator
 from torch import nn
 
 from msiagan.archs import MSIAGenerator, PatchGANDiscriminator
-from msiagan.fast_inference import FastMSIAGenerator, optimize_for_inference
 from msiagan.inference import enhance_tensor
-from msiagan.profiling import count_macs
+from msiagan.inference.fast_inference import FastMSIAGenerator, optimize_for_inference
+from msiagan.utils.profiling import count_macs
 
 
 def eager(net, x):
