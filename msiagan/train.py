@@ -1,8 +1,9 @@
 """Train from a BasicSR options file: ``python msiagan/train.py -opt options/lol_gan.yml`` (or ``msiagan-train``).
 
 BasicSR's flags all work: --auto_resume, --force_yml, --launcher, --debug, --local_rank. Ours: --quiet shows
-only a progress line per print_freq and the validation results (the full log stays in the experiment folder). Several processes:
-``torchrun --nproc_per_node=N msiagan/train.py -opt ... --launcher pytorch`` (NCCL on GPUs, gloo on CPUs).
+only a progress line per print_freq and the validation results (the full log stays in the experiment folder).
+Several processes: ``torchrun --nproc_per_node=N msiagan/train.py -opt ... --launcher pytorch`` (NCCL on GPUs,
+gloo on CPUs).
 """
 import sys
 from os import path as osp

@@ -93,7 +93,8 @@ def test_quiet_training_shows_progress_and_results_and_keeps_the_full_log(tmp_pa
     (log_file,) = glob.glob(str(tmp_path / 'experiments' / 'quiet' / 'train_quiet_*.log'))
     assert lines[:2] == ['Disable distributed.', f'training; the full log: {log_file}']  # the first: BasicSR's
     number = r'[\d.e+-]+'
-    assert re.fullmatch(rf'iter 2/4 \(50%\), eta \d+:\d\d:\d\d, l_g_pix {number}, l_g_mac .*, l_d_fake {number}', lines[2])
+    assert re.fullmatch(rf'iter 2/4 \(50%\), eta \d+:\d\d:\d\d, l_g_pix {number}, l_g_mac .*, l_d_fake {number}',
+                        lines[2])
     assert re.fullmatch(r'iter 4/4 \(100%\), eta 0:00:00, l_g_pix .*', lines[3])
     assert re.fullmatch(r'Validation tiny_val psnr: [\d.]+ Best: [\d.]+ @ 4 iter ssim: .*', lines[4])
     assert lines[5].startswith('End of training. Time consumed: ')
