@@ -147,7 +147,7 @@ def enhance(args):
     dtype = torch.float16 if args.half else torch.float32
     net = load_generator(network_opt, args.weights, args.param_key, args.device).to(dtype)
     if args.device == 'cpu':
-        net = optimize_for_inference(net)  # the same output to about 1e-7, faster on a CPU (README: Speed)
+        net = optimize_for_inference(net)  # the same output to about 1e-7, faster on a CPU (docs/speed.md)
 
     failed = []
     start = time.perf_counter()
