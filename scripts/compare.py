@@ -25,7 +25,7 @@ import torch
 from basicsr.metrics import calculate_psnr, calculate_ssim
 from msiagan.data.image_io import read_bgr_uint8
 from msiagan.data.pairing import paired_paths_from_root
-from msiagan.inference import enhance_bgr_uint8, load_generator, network_options_from
+from msiagan.inference import Enhancer
 from msiagan.inference.visualize import labelled_grid
 from msiagan.metrics import calculate_brightness_error, calculate_psnr_gtmean, calculate_ssim_gtmean
 from msiagan.utils.entry import run_cli
@@ -41,7 +41,7 @@ def size_of(img):
     return f'{img.shape[1]}x{img.shape[0]}'
 
 
-def evaluate(label, net, pairs, device, keep=()):
+def evaluate(label, enhancer, pairs, keep=()):
     """(mean of each METRICS entry over the pairs, {stem: enhanced uint8 BGR} for the stems in ``keep``).
 
     A model whose output is not the size of the reference (e.g. a super-resolution one) is refused at the
@@ -50,7 +50,7 @@ def evaluate(label, net, pairs, device, keep=()):
     scores, kept = {name: [] for name in METRICS}, {}
     for pair in pairs:
         low, high = read_bgr_uint8(pair['lq_path']), read_bgr_uint8(pair['gt_path'])
-        output = enhance_bgr_uint8(net, low, device)
+        output = enhancer.enhance_bgr_uint8(low)
         if output.shape != high.shape:
             raise InputError(f'--model {label!r}: its output is {size_of(output)} but the reference '
                              f'{pair["gt_path"]} is {size_of(high)}; compare needs a model that keeps the size')
@@ -118,14 +118,14 @@ def compare():
 
     rows, enhanced = [], {}
     for label, network, weights in args.model:
-        net = load_generator(network_options_from(network), weights, device=args.device)
-        scores, enhanced[label] = evaluate(label, net, pairs, args.device, keep=set(stems))
+        enhancer = Enhancer(weights, network, device=args.device)  # eager: its GMAC and latency are measured
+        scores, enhanced[label] = evaluate(label, enhancer, pairs, keep=set(stems))
         rows.append({
             'model': label, **scores,
-            'params (M)': count_parameters(net) / 1e6,
-            'GMAC @256x256': count_gmac(net, 256, 256, device=args.device),
+            'params (M)': count_parameters(enhancer.net) / 1e6,
+            'GMAC @256x256': count_gmac(enhancer.net, 256, 256, device=args.device),
             f'CPU ms @600x400 ({args.threads} threads)':
-            cpu_latency_ms(net, args.threads, args.repeats) if args.repeats else None,
+            cpu_latency_ms(enhancer.net, args.threads, args.repeats) if args.repeats else None,
         })
         print(f'{label}: PSNR {scores["PSNR"]:.2f} SSIM {scores["SSIM"]:.4f}', flush=True)
     print(write_tables(rows, args.out, args.threads))

@@ -229,7 +229,7 @@ def test_images_above_2_5_megapixels_are_tiled_by_default(width, tile, checkpoin
         tiles.append(tile)
         return x  # no need to run the network on 2.5 MP
 
-    monkeypatch.setattr('msiagan.enhance.enhance_tensor', record_tile)
+    monkeypatch.setattr('msiagan.inference.enhancer.enhance_tensor', record_tile)
     assert run('-i', str(tmp_path / 'large.png'), '-o', str(tmp_path / 'out'), '--weights', checkpoint) == 0
     assert tiles == [tile]
 
