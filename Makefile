@@ -21,7 +21,7 @@ $(VENV)/.installed: setup.py requirements.txt
 
 demo: install
 	$(PY) scripts/make_demo_data.py --out datasets/demo
-	$(PY) msiagan/train.py -opt options/demo.yml
+	$(PY) msiagan/train.py -opt options/demo.yml --quiet
 	$(PY) scripts/demo_report.py --data datasets/demo/val --out demo_output
 
 test: install

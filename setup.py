@@ -1,4 +1,7 @@
-"""Install msiagan: ``pip install --no-build-isolation -e .`` (torch and torchvision first; see README)."""
+"""Install msiagan: ``pip install --no-build-isolation -e .`` (torch and torchvision first; see README).
+
+A plain ``pip install --no-build-isolation .`` works too: the shipped weights (msiagan/weights/) are package data.
+"""
 from os import path as osp
 
 from setuptools import find_packages, setup
@@ -25,7 +28,7 @@ setup(
     long_description=open(osp.join(HERE, 'README.md')).read(),
     long_description_content_type='text/markdown',
     packages=find_packages(include=['msiagan', 'msiagan.*']),
-    package_data={'msiagan': ['data/meta_info/*.txt']},
+    package_data={'msiagan': ['data/meta_info/*.txt', 'weights/*.pth', 'weights/*.yml']},  # the shipped weights
     python_requires='>=3.11',
     install_requires=read_requirements('requirements.txt'),
     extras_require={'test': ['pytest']},

@@ -1,5 +1,5 @@
 """MSIA-GAN for BasicSR: ``import msiagan`` registers the archs, losses, models and datasets below."""
-from . import compat  # noqa: F401  (must run before basicsr is imported)
+from .utils import compat  # noqa: F401  (must run before basicsr is imported)
 from .archs import *  # noqa: F401,F403
 from .data import *  # noqa: F401,F403
 from .losses import *  # noqa: F401,F403

@@ -7,7 +7,7 @@ Every image keeps its size, bit depth (8 or 16) and layout: grayscale comes back
 the enhanced colour image; with an alpha channel, as RGBA with equal colour channels) and an alpha channel
 is copied unchanged. Files that are not images are skipped
 with a warning; an image that fails is reported and the rest go on. On the CPU an MSIAGenerator runs
-through msiagan.fast_inference (the same output to about 1e-7, several times faster).
+through msiagan.inference.fast_inference (the same output to about 1e-7, several times faster).
 """
 import argparse
 import glob
@@ -23,14 +23,13 @@ import torch
 from tqdm import tqdm
 
 from msiagan.data.image_io import FULL_SCALE, IMAGE_EXTENSIONS, read_photo, restore_layout, split_alpha
-from msiagan.entry import PACKAGE_DIR, run_cli
-from msiagan.errors import InputError, OutputError
-from msiagan.fast_inference import optimize_for_inference
-from msiagan.inference import DEFAULT_TILE_PAD, enhance_tensor, find_options, load_generator, load_network_options
-from msiagan.visualize import labelled_grid
-from msiagan.writing import write_image_atomically
+from msiagan.inference import DEFAULT_TILE_PAD, Enhancer
+from msiagan.inference.visualize import labelled_grid
+from msiagan.utils.entry import run_cli
+from msiagan.utils.errors import InputError, OutputError
+from msiagan.utils.weights import SHIPPED_WEIGHTS
+from msiagan.utils.writing import write_image_atomically
 
-DEFAULT_WEIGHTS = osp.join(osp.dirname(PACKAGE_DIR), 'weights', 'msiagan_lol_v1.pth')
 AUTO_TILE, AUTO_TILE_PIXELS = 512, 2_500_000  # images above ~2.5 MP go through in 512-pixel tiles
 
 
@@ -68,7 +67,7 @@ def parse_args(argv=None):
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('-i', '--input', required=True, help='an image, a folder of images, or a glob pattern')
     parser.add_argument('-o', '--output', required=True, help='output folder (created if needed)')
-    parser.add_argument('--weights', default=DEFAULT_WEIGHTS,
+    parser.add_argument('--weights', default=SHIPPED_WEIGHTS,
                         help='checkpoint saved by BasicSR (params/params_ema) or a bare state dict '
                         '(default: the shipped LOL-v1 weights)')
     parser.add_argument('-opt', '--options', help='options file whose network_g describes the weights '
@@ -94,14 +93,14 @@ def parse_args(argv=None):
     return args
 
 
-def enhance_file(net, path, args, dtype):
-    """Enhance one file into args.output; returns the output path."""
+def enhance_file(enhancer, path, args):
+    """Enhance one file into args.output with ``enhancer`` (an Enhancer); returns the output path."""
     rgb, layout = read_photo(path)
     tile = args.tile
     if tile is None:
         tile = AUTO_TILE if rgb.shape[0] * rgb.shape[1] > AUTO_TILE_PIXELS else 0
-    x = torch.from_numpy(rgb.transpose(2, 0, 1).copy())[None].to(args.device, dtype)
-    out = enhance_tensor(net, x, tile, args.tile_pad)[0].float().permute(1, 2, 0).cpu().numpy()
+    x = torch.from_numpy(rgb.transpose(2, 0, 1).copy())[None]
+    out = enhancer.enhance_tensor(x, tile, args.tile_pad)[0].permute(1, 2, 0).numpy()
     result = restore_layout(out, layout)
     out_path = osp.join(args.output, osp.basename(path))
     write_image_atomically(out_path, result)
@@ -138,23 +137,19 @@ def enhance(args):
         raise InputError(f'-i {args.input}: no images found')
     check_outputs(images, args.output, args.compare)
     if not osp.isfile(args.weights):
-        where = ' (the shipped weights come with a source checkout)' if args.weights == DEFAULT_WEIGHTS else ''
-        raise InputError(f'--weights {args.weights}: file does not exist{where}')
+        raise InputError(f'--weights {args.weights}: file does not exist')
     try:
         os.makedirs(args.output, exist_ok=True)
     except OSError as error:
         raise InputError(f'-o {args.output}: cannot create this folder ({error.strerror})') from None
-    network_opt = load_network_options(args.options or find_options(args.weights))
-    dtype = torch.float16 if args.half else torch.float32
-    net = load_generator(network_opt, args.weights, args.param_key, args.device).to(dtype)
-    if args.device == 'cpu':
-        net = optimize_for_inference(net)  # the same output to about 1e-7, faster on a CPU (README: Speed)
+    # on the CPU through the fast path: the same output to about 1e-7, several times faster (docs/speed.md)
+    enhancer = Enhancer(args.weights, args.options, args.param_key, args.device, args.half, fast=True)
 
     failed = []
     start = time.perf_counter()
     for path in tqdm(images, unit='image', disable=len(images) < 2):
         try:
-            enhance_file(net, path, args, dtype)
+            enhance_file(enhancer, path, args)
         except (InputError, OutputError) as error:  # its message names the file
             failed.append(path)
             tqdm.write(f'error: {error}', file=sys.stderr)

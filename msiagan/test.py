@@ -8,10 +8,10 @@ if __package__ in (None, ''):  # run as a file: import the package from this che
 import msiagan  # noqa: E402,F401  (first: makes basicsr importable, registers everything)
 from basicsr.test import test_pipeline  # noqa: E402
 
-from msiagan.distributed import use_cpu_capable_init_dist  # noqa: E402
-from msiagan.entry import project_root, run_cli  # noqa: E402
-from msiagan.options_file import use_safe_options_parsing  # noqa: E402
-from msiagan.run_files import install_run_file_checks  # noqa: E402
+from msiagan.utils.distributed import use_cpu_capable_init_dist  # noqa: E402
+from msiagan.utils.entry import project_root, run_cli  # noqa: E402
+from msiagan.utils.options_file import use_safe_options_parsing  # noqa: E402
+from msiagan.utils.run_files import install_run_file_checks  # noqa: E402
 
 
 def main():

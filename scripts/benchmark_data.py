@@ -21,8 +21,8 @@ from basicsr.data.data_sampler import EnlargedSampler
 from basicsr.models import build_model
 from basicsr.utils import get_root_logger
 
-from msiagan.entry import run_cli
-from msiagan.options_check import OptionsCheck, load_options
+from msiagan.utils.entry import run_cli
+from msiagan.utils.options_check import OptionsCheck, load_options
 
 
 def training_loader(dataset, dataset_opt, seed):

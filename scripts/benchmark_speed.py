@@ -1,4 +1,4 @@
-"""Speed and memory of the MSIA generator: plain eager PyTorch against msiagan.fast_inference.
+"""Speed and memory of the MSIA generator: plain eager PyTorch against msiagan.inference.fast_inference.
 
     python scripts/benchmark_speed.py                      # paper (act none) and improved (act lrelu) generators
     python scripts/benchmark_speed.py -opt options/x.yml --weights net_g.pth   # one trained generator
@@ -22,10 +22,10 @@ import torch
 
 import msiagan  # noqa: F401  (first: makes basicsr importable)
 from basicsr.archs import build_network
-from msiagan.fast_inference import optimize_for_inference
-from msiagan.entry import run_cli
 from msiagan.inference import enhance_tensor, load_generator, load_network_options, tile_context
-from msiagan.profiling import count_gmac, count_parameters, peak_rss_mib
+from msiagan.inference.fast_inference import optimize_for_inference
+from msiagan.utils.entry import run_cli
+from msiagan.utils.profiling import count_gmac, count_parameters, peak_rss_mib
 
 SIZE = (400, 600)  # H, W of a LOL-v1 image
 SIZE_4K = (2160, 3840)

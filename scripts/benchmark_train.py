@@ -31,10 +31,10 @@ from basicsr.data import build_dataset
 from basicsr.models import build_model
 from basicsr.utils import get_root_logger, set_random_seed
 
-from msiagan.entry import run_cli
-from msiagan.errors import InputError
-from msiagan.options_check import OptionsCheck, load_options
-from msiagan.profiling import peak_rss_mib
+from msiagan.utils.entry import run_cli
+from msiagan.utils.errors import InputError
+from msiagan.utils.options_check import OptionsCheck, load_options
+from msiagan.utils.profiling import peak_rss_mib
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from benchmark_data import endless, training_loader  # noqa: E402

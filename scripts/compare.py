@@ -1,16 +1,17 @@
 """Compare enhancement models side by side on one paired dataset.
 
     python scripts/compare.py --data datasets/LOL-v1/eval15 --out results/compare \\
-        --model "MSIA-GAN (ours)" options/lol_gan_finetune.yml weights/msiagan_lol_v1.pth \\
+        --model "MSIA-GAN (ours)" options/lol_gan_finetune.yml msiagan/weights/msiagan_lol_v1.pth \\
         --model "pix2pix U-Net" options/lol_unet_baseline.yml experiments/.../net_g_latest.pth \\
         --images 1 22
 
 --meta-info restricts the pairs to a list (msiagan/data/meta_info/lol_v1_val.txt: the validation split).
 Each --model is LABEL NETWORK WEIGHTS, NETWORK being a BasicSR options file (its network_g) or a registered
-arch name (its default arguments). Writes <out>/compare.md and <out>/compare.csv (PSNR and SSIM with
-BasicSR's metrics on RGB, crop_border 0; the GT-mean variant in its own columns; the brightness error,
-|grey mean of output - grey mean of reference| in grey levels of [0, 255]; parameters; GMAC at 256x256; CPU
-latency at 600x400) and <out>/grid_<stem>.png for each --images stem: input | models | reference.
+arch name (its default arguments); a network that cannot be built, or whose output is not the reference's
+size (e.g. a super-resolution model), is refused in one line. Writes <out>/compare.md and <out>/compare.csv
+(PSNR and SSIM with BasicSR's metrics on RGB, crop_border 0; the GT-mean variant in its own columns; the
+brightness error, |grey mean of output - grey mean of reference| in grey levels of [0, 255]; parameters; GMAC
+at 256x256; CPU latency at 600x400) and <out>/grid_<stem>.png for each --images stem: input | models | reference.
 """
 import argparse
 import csv
@@ -24,22 +25,35 @@ import torch
 from basicsr.metrics import calculate_psnr, calculate_ssim
 from msiagan.data.image_io import read_bgr_uint8
 from msiagan.data.pairing import paired_paths_from_root
-from msiagan.entry import run_cli
-from msiagan.inference import enhance_bgr_uint8, load_generator, network_options_from
+from msiagan.inference import Enhancer
+from msiagan.inference.visualize import labelled_grid
 from msiagan.metrics import calculate_brightness_error, calculate_psnr_gtmean, calculate_ssim_gtmean
-from msiagan.profiling import count_gmac, count_parameters, measure_latency
-from msiagan.visualize import labelled_grid
+from msiagan.utils.entry import run_cli
+from msiagan.utils.errors import InputError
+from msiagan.utils.profiling import count_gmac, count_parameters, measure_latency
 
 METRICS = {'PSNR': calculate_psnr, 'SSIM': calculate_ssim, 'PSNR (GT-mean)': calculate_psnr_gtmean,
            'SSIM (GT-mean)': calculate_ssim_gtmean, 'brightness error': calculate_brightness_error}
 
 
-def evaluate(net, pairs, device, keep=()):
-    """(mean of each METRICS entry over the pairs, {stem: enhanced uint8 BGR} for the stems in ``keep``)."""
+def size_of(img):
+    """'WxH' of an (H, W, C) image."""
+    return f'{img.shape[1]}x{img.shape[0]}'
+
+
+def evaluate(label, enhancer, pairs, keep=()):
+    """(mean of each METRICS entry over the pairs, {stem: enhanced uint8 BGR} for the stems in ``keep``).
+
+    A model whose output is not the size of the reference (e.g. a super-resolution one) is refused at the
+    first pair, before any metric.
+    """
     scores, kept = {name: [] for name in METRICS}, {}
     for pair in pairs:
         low, high = read_bgr_uint8(pair['lq_path']), read_bgr_uint8(pair['gt_path'])
-        output = enhance_bgr_uint8(net, low, device)
+        output = enhancer.enhance_bgr_uint8(low)
+        if output.shape != high.shape:
+            raise InputError(f'--model {label!r}: its output is {size_of(output)} but the reference '
+                             f'{pair["gt_path"]} is {size_of(high)}; compare needs a model that keeps the size')
         for name, metric in METRICS.items():
             scores[name].append(metric(output, high, crop_border=0))
         if pair['key'] in keep:
@@ -104,14 +118,14 @@ def compare():
 
     rows, enhanced = [], {}
     for label, network, weights in args.model:
-        net = load_generator(network_options_from(network), weights, device=args.device)
-        scores, enhanced[label] = evaluate(net, pairs, args.device, keep=set(stems))
+        enhancer = Enhancer(weights, network, device=args.device)  # eager: its GMAC and latency are measured
+        scores, enhanced[label] = evaluate(label, enhancer, pairs, keep=set(stems))
         rows.append({
             'model': label, **scores,
-            'params (M)': count_parameters(net) / 1e6,
-            'GMAC @256x256': count_gmac(net, 256, 256, device=args.device),
+            'params (M)': count_parameters(enhancer.net) / 1e6,
+            'GMAC @256x256': count_gmac(enhancer.net, 256, 256, device=args.device),
             f'CPU ms @600x400 ({args.threads} threads)':
-            cpu_latency_ms(net, args.threads, args.repeats) if args.repeats else None,
+            cpu_latency_ms(enhancer.net, args.threads, args.repeats) if args.repeats else None,
         })
         print(f'{label}: PSNR {scores["PSNR"]:.2f} SSIM {scores["SSIM"]:.4f}', flush=True)
     print(write_tables(rows, args.out, args.threads))

@@ -23,8 +23,8 @@ from tqdm import tqdm
 from msiagan.data import PairedLowLightDataset
 from msiagan.data.image_io import decode_stored, read_bytes
 from msiagan.data.preparation import check_output, clear_output, staged_outputs
-from msiagan.entry import run_cli
-from msiagan.errors import InputError
+from msiagan.utils.entry import run_cli
+from msiagan.utils.errors import InputError
 
 MAX_BYTES_PER_PIXEL = 8  # 4 channels of 16 bits: what any image we read takes, encoded, at most
 PER_IMAGE_SLACK = 64 * 1024  # file headers and LMDB pages, per image (bytes)

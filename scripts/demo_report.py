@@ -16,10 +16,10 @@ import numpy as np
 from basicsr.metrics import calculate_psnr, calculate_ssim
 from msiagan.data.image_io import read_bgr_uint8
 from msiagan.data.pairing import paired_paths_from_root
-from msiagan.entry import project_root, run_cli
-from msiagan.errors import InputError
-from msiagan.inference import enhance_bgr_uint8, find_options, load_generator, load_network_options
-from msiagan.visualize import labelled_grid
+from msiagan.inference import Enhancer
+from msiagan.inference.visualize import labelled_grid
+from msiagan.utils.entry import project_root, run_cli
+from msiagan.utils.errors import InputError
 
 
 def report():
@@ -34,13 +34,13 @@ def report():
     weights = osp.join(args.experiment, 'models', 'net_g_latest.pth')
     if not osp.isfile(weights):
         raise InputError(f'{weights}: no trained generator there; train first (make demo) or give --experiment')
-    net = load_generator(load_network_options(find_options(weights)), weights)
+    enhancer = Enhancer(weights)
     os.makedirs(osp.join(args.out, 'enhanced'), exist_ok=True)
     pairs = paired_paths_from_root(args.data)
     rows, scores = [], []
     for pair in pairs:
         low, high = read_bgr_uint8(pair['lq_path']), read_bgr_uint8(pair['gt_path'])
-        enhanced = enhance_bgr_uint8(net, low)
+        enhanced = enhancer.enhance_bgr_uint8(low)
         cv2.imwrite(osp.join(args.out, 'enhanced', f"{pair['key']}.png"), enhanced)
         rows.append([low, enhanced, high])
         scores.append([metric(img, high, crop_border=0) for img in (low, enhanced)

@@ -12,10 +12,11 @@ import argparse
 import os
 from os import path as osp
 
-from msiagan.checkpoint import atomic_save
-from msiagan.entry import run_cli
-from msiagan.errors import InputError
-from msiagan.inference import find_options, fit_generator, load_network_options, read_weights
+from msiagan.inference import fit_generator, load_network_options
+from msiagan.utils.checkpoint import atomic_save
+from msiagan.utils.entry import run_cli
+from msiagan.utils.errors import InputError
+from msiagan.utils.weights import find_options, read_weights
 
 
 def export(checkpoint, out, options=None, param_key=None):

@@ -25,9 +25,9 @@ import numpy as np
 from basicsr.metrics import calculate_psnr
 from msiagan.data.image_io import read_bgr_uint8
 from msiagan.data.pairing import paired_paths_from_root
-from msiagan.entry import run_cli
-from msiagan.errors import InputError
 from msiagan.metrics.gt_mean_metric import grey_mean, scale_to_grey_mean
+from msiagan.utils.entry import run_cli
+from msiagan.utils.errors import InputError
 
 
 MAX_PSNR = 100.0  # dB

@@ -15,9 +15,9 @@ from os import path as osp
 import cv2
 import numpy as np
 from msiagan.data.preparation import staged_outputs
-from msiagan.entry import run_cli
-from msiagan.errors import InputError
-from msiagan.writing import write_image
+from msiagan.utils.entry import run_cli
+from msiagan.utils.errors import InputError
+from msiagan.utils.writing import write_image
 from skimage import data as skdata
 
 TRAIN_PHOTOS = ('astronaut', 'rocket', 'motorcycle_left', 'motorcycle_right', 'immunohistochemistry')

@@ -11,8 +11,8 @@ from os import path as osp
 
 from msiagan.data.pairing import images_by_stem, read_meta_info
 from msiagan.data.preparation import staged_outputs
-from msiagan.entry import run_cli
-from msiagan.errors import InputError
+from msiagan.utils.entry import run_cli
+from msiagan.utils.errors import InputError
 
 META_INFO_DIR = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'msiagan', 'data', 'meta_info')
 

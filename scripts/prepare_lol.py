@@ -19,8 +19,8 @@ from tqdm import tqdm
 from msiagan.data.image_io import decode_stored, read_bytes
 from msiagan.data.pairing import paired_paths_from_root
 from msiagan.data.preparation import check_apart, check_output, clear_output, place_file, staged_outputs
-from msiagan.entry import run_cli
-from msiagan.errors import InputError
+from msiagan.utils.entry import run_cli
+from msiagan.utils.errors import InputError
 
 SPLITS = ('our485', 'eval15')
 

@@ -30,9 +30,9 @@ from msiagan.data.image_io import FULL_SCALE, decode_stored, read_bytes, to_thre
 from msiagan.data.pairing import images_by_stem, pair_stems
 from msiagan.data.preparation import check_apart, check_output, clear_output, staged_outputs
 from msiagan.data.transforms import INTERPOLATIONS, resize_image
-from msiagan.entry import run_cli
-from msiagan.errors import InputError
-from msiagan.writing import write_image
+from msiagan.utils.entry import run_cli
+from msiagan.utils.errors import InputError
+from msiagan.utils.writing import write_image
 
 
 def find_scenes(part, label_folder='Label'):

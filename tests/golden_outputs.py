@@ -39,7 +39,8 @@ CASES = {
     'paper': {'network': {'type': 'MSIAGenerator'}},  # the defaults: the released code, act none
     'improved': {'network': {'type': 'MSIAGenerator', 'act': 'lrelu', 'global_context': True,
                              'coarse_blocks': 4}},  # options/lol_gan_coarse_finetune.yml's network_g
-    'shipped_lol_v1': {'options': 'weights/msiagan_lol_v1.yml', 'weights': 'weights/msiagan_lol_v1.pth'},
+    'shipped_lol_v1': {'options': 'msiagan/weights/msiagan_lol_v1.yml',
+                       'weights': 'msiagan/weights/msiagan_lol_v1.pth'},
     'recommended': {'options': 'options/lol_gan_recommended.yml'},
 }
 

@@ -7,9 +7,9 @@ from conftest import REPO, recommended_generator, wake_global_parts
 
 from msiagan.archs import MSIAGenerator, PatchGANDiscriminator
 from msiagan.archs.global_branch import modulate, whole_image_modulations
-from msiagan.errors import InputError
 from msiagan.inference import load_network_options
-from msiagan.profiling import count_gmac, count_macs
+from msiagan.utils.errors import InputError
+from msiagan.utils.profiling import count_gmac, count_macs
 
 
 def count(net, trainable_only=False):
@@ -78,7 +78,7 @@ def reach_by_phase(net, axis):
 def test_receptive_radius_is_exact(coarse_blocks, global_branch):
     """Output pixels at each of the 8 grid phases depend on input rows and columns receptive_radius away and
     none further. Without coarse blocks an output pixel sees a window of 20 to 28 pixels a side, depending on
-    its place in the 8-pixel grid, reaching up to 10 pixels one way and 18 the other (README)."""
+    its place in the 8-pixel grid, reaching up to 10 pixels one way and 18 the other (docs/differences.md)."""
     torch.manual_seed(0)
     net = wake_global_parts(MSIAGenerator(num_feat=8, act='lrelu', coarse_blocks=coarse_blocks,
                                           global_branch=global_branch).eval())
@@ -150,7 +150,7 @@ def test_recommended_generator_costs_under_8_gmac():
 
 
 def test_multiply_adds_at_256x256():
-    """The README's 7.03 GMAC at 256x256, and 0.042 more per coarse block (7.20 with 4). Multiples of 8 in H and
+    """docs/differences.md: 7.03 GMAC at 256x256, and 0.042 more per coarse block (7.20 with 4). Multiples of 8 in H and
     W cost the same per pixel, so 32x32 is counted and scaled up by 64."""
     x = torch.zeros(1, 3, 32, 32)
     paper, coarse = (count_macs(MSIAGenerator(coarse_blocks=n), x) * 64 / 1e9 for n in (0, 4))

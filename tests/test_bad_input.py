@@ -12,9 +12,9 @@ import pytest
 import torch
 from conftest import REPO, make_dataset, run_entry, tiny_train_options, write_options, write_pairs
 
-from msiagan.entry import one_line, run_cli
-from msiagan.errors import InputError
-from msiagan.options_check import check_options_argv
+from msiagan.utils.entry import one_line, run_cli
+from msiagan.utils.errors import InputError
+from msiagan.utils.options_check import check_options_argv
 
 
 # ----- data files -----

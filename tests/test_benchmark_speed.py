@@ -9,8 +9,8 @@ import yaml
 from conftest import REPO, load_script
 
 from msiagan.archs import MSIAGenerator
-from msiagan.fast_inference import optimize_for_inference
-from msiagan.profiling import count_gmac, count_parameters
+from msiagan.inference.fast_inference import optimize_for_inference
+from msiagan.utils.profiling import count_gmac, count_parameters
 
 benchmark_speed = load_script('benchmark_speed')
 

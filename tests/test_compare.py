@@ -9,11 +9,13 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from basicsr.archs import build_network
 from basicsr.metrics import calculate_ssim
 from conftest import REPO, enhanced_uint8, load_script, psnr_uint8, write_pairs
 
 from msiagan.archs import MSIAGenerator
 from msiagan.metrics import calculate_brightness_error, calculate_psnr_gtmean, calculate_ssim_gtmean
+from msiagan.utils.entry import run_cli
 
 
 def test_compare_two_models(tmp_path):
@@ -71,3 +73,35 @@ def test_bad_numbers_are_named(tmp_path, monkeypatch, capsys):
         with pytest.raises(SystemExit) as stop:
             compare.compare()
         assert stop.value.code == 2 and message in capsys.readouterr().err
+
+
+def run_compare(monkeypatch, *args):
+    """compare.py in this process with ``args``; the one-line error it exits with, or None."""
+    compare = load_script('compare')
+    monkeypatch.setattr(sys, 'argv', ['compare.py', *map(str, args), '--repeats', '0', '--device', 'cpu'])
+    try:
+        run_cli('compare.py', compare.compare)
+    except SystemExit as stop:
+        return str(stop.code)
+    return None
+
+
+def test_a_model_that_changes_the_size_is_refused_before_the_metrics(tmp_path, monkeypatch):
+    write_pairs(str(tmp_path / 'data'), ['a'], size=(40, 32))
+    network_g = {'type': 'MSRResNet', 'num_feat': 4, 'num_block': 1, 'upscale': 4}  # x4 super-resolution
+    (tmp_path / 'x4.yml').write_text(yaml.safe_dump({'network_g': network_g}))
+    torch.save(build_network(dict(network_g)).state_dict(), tmp_path / 'x4.pth')
+    error = run_compare(monkeypatch, '--data', tmp_path / 'data', '--out', tmp_path / 'out',
+                        '--model', 'SR x4', tmp_path / 'x4.yml', tmp_path / 'x4.pth')
+    assert error == (f"compare.py: error: --model 'SR x4': its output is 160x128 but the reference "
+                     f"{tmp_path / 'data' / 'high' / 'a.png'} is 40x32; compare needs a model that keeps the size")
+    assert not (tmp_path / 'out' / 'compare.csv').exists()
+
+
+def test_a_network_that_cannot_be_built_by_name_says_so(tmp_path, monkeypatch):
+    write_pairs(str(tmp_path / 'data'), ['a'], size=(40, 32))
+    torch.save({}, tmp_path / 'any.pth')
+    error = run_compare(monkeypatch, '--data', tmp_path / 'data', '--out', tmp_path / 'out',
+                        '--model', 'swin', 'SwinIR', tmp_path / 'any.pth')  # its defaults do not build
+    assert error.startswith("compare.py: error: network_g {'type': 'SwinIR'}: cannot be built (RuntimeError: ")
+    assert '\n' not in error

@@ -1,13 +1,13 @@
-"""msiagan.compat: BasicSR 1.4.2 patched from outside site-packages, loudly where it does not fit."""
+"""msiagan.utils.compat: BasicSR 1.4.2 patched from outside site-packages, loudly where it does not fit."""
 import types
 
 import pytest
 from basicsr import train as basicsr_train
 from basicsr.utils import options as basicsr_options
 
-from msiagan.compat import replace_attribute
-from msiagan.distributed import init_dist, use_cpu_capable_init_dist
-from msiagan.resume import ResumableSampler, install_exact_resume
+from msiagan.utils.compat import replace_attribute
+from msiagan.utils.distributed import init_dist, use_cpu_capable_init_dist
+from msiagan.utils.resume import ResumableSampler, install_exact_resume
 
 
 def test_replacing_what_is_not_there_fails_loudly():

@@ -6,7 +6,7 @@ import pytest
 import torch
 from conftest import make_dataset, write_pairs
 
-from msiagan.errors import InputError
+from msiagan.utils.errors import InputError
 
 
 def test_pairs_by_stem_across_extensions_sorted(pairs):

@@ -10,7 +10,7 @@ from basicsr.metrics import calculate_ssim
 from conftest import enhanced_uint8, load_script, psnr_uint8, write_pairs
 
 from msiagan.archs import MSIAGenerator
-from msiagan.errors import InputError
+from msiagan.utils.errors import InputError
 
 demo_report = load_script('demo_report')
 

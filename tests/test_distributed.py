@@ -9,8 +9,8 @@ import torch
 from conftest import REPO, finished_output, start_training, tiny_train_options, write_options, write_pairs
 
 from msiagan.archs import MSIAGenerator
-from msiagan.distributed import init_dist, slurm_environment
-from msiagan.errors import InputError
+from msiagan.utils.distributed import init_dist, slurm_environment
+from msiagan.utils.errors import InputError
 
 TORCHRUN = ('-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=2')
 
@@ -102,8 +102,8 @@ def test_slurm_variables_become_torch_distributed_ones(tmp_path, monkeypatch):
 RESUME_CHECK = """
 import sys
 import torch.distributed as dist
-from msiagan.distributed import check_same_on_every_process
-from msiagan.errors import InputError
+from msiagan.utils.distributed import check_same_on_every_process
+from msiagan.utils.errors import InputError
 dist.init_process_group('gloo')
 rank, outcomes = dist.get_rank(), []
 for iterations in ([4, 4], [4, None]):  # None: rank 1 found no training state

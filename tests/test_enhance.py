@@ -10,12 +10,12 @@ import yaml
 from conftest import REPO, FullDiskOpen, recommended_generator, unit_scale_generator, wake_global_parts
 from PIL import Image, ImageOps
 
-import msiagan.writing
+import msiagan.utils.writing
 from msiagan.archs import MSIAGenerator
 from msiagan.data.image_io import read_photo
 from msiagan.enhance import main as enhance_main
 from msiagan.inference import enhance_tensor, load_generator, load_network_options
-from msiagan.errors import InputError
+from msiagan.utils.errors import InputError
 
 NETWORK = {'type': 'MSIAGenerator', 'num_feat': 8, 'act': 'lrelu'}
 
@@ -74,7 +74,7 @@ def test_folder_keeps_size_depth_and_layout(inputs, checkpoint, tmp_path, capsys
 def test_an_image_that_cannot_be_written_is_named_and_the_rest_go_on(inputs, checkpoint, tmp_path, capsys,
                                                                      monkeypatch):
     out = tmp_path / 'out'
-    monkeypatch.setattr(msiagan.writing, 'open', FullDiskOpen('grey.png'), raising=False)  # a full disk there
+    monkeypatch.setattr(msiagan.utils.writing, 'open', FullDiskOpen('grey.png'), raising=False)  # a full disk there
     assert run('-i', str(inputs), '-o', str(out), '--weights', checkpoint) == 1
     captured = capsys.readouterr()
     assert f'error: {out}/grey.png: cannot write (no space left on device)\n' in captured.err
@@ -229,7 +229,7 @@ def test_images_above_2_5_megapixels_are_tiled_by_default(width, tile, checkpoin
         tiles.append(tile)
         return x  # no need to run the network on 2.5 MP
 
-    monkeypatch.setattr('msiagan.enhance.enhance_tensor', record_tile)
+    monkeypatch.setattr('msiagan.inference.enhancer.enhance_tensor', record_tile)
     assert run('-i', str(tmp_path / 'large.png'), '-o', str(tmp_path / 'out'), '--weights', checkpoint) == 0
     assert tiles == [tile]
 
@@ -278,8 +278,8 @@ def test_experiment_copy_gets_the_recorded_network_overrides(tmp_path):
 
 
 def test_shipped_weights_load_and_are_the_default(tmp_path, inputs):
-    weights = osp.join(REPO, 'weights', 'msiagan_lol_v1.pth')
-    for options in ('weights/msiagan_lol_v1.yml', 'options/test_lol.yml', 'options/lol_gan_finetune.yml'):
+    weights = osp.join(REPO, 'msiagan', 'weights', 'msiagan_lol_v1.pth')
+    for options in ('msiagan/weights/msiagan_lol_v1.yml', 'options/test_lol.yml', 'options/lol_gan_finetune.yml'):
         net = load_generator(load_network_options(osp.join(REPO, options)), weights, 'params')
         assert net(torch.rand(1, 3, 24, 32)).shape == (1, 3, 24, 32)
     assert run('-i', str(inputs / 'grey.png'), '-o', str(tmp_path / 'default')) == 0

@@ -4,7 +4,8 @@ import yaml
 from conftest import load_script, run_script
 
 from msiagan.archs import MSIAGenerator
-from msiagan.inference import find_options, load_generator, load_network_options
+from msiagan.inference import load_generator, load_network_options
+from msiagan.utils.weights import find_options
 
 export_weights = load_script('export_weights')
 NETWORK = {'type': 'MSIAGenerator', 'num_feat': 8, 'act': 'lrelu'}

@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 import pytest
 from conftest import load_script, run_script
-from msiagan.errors import InputError
+from msiagan.utils.errors import InputError
 
 exposure_stats = load_script('exposure_stats')
 

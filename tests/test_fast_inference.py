@@ -5,9 +5,9 @@ from conftest import unit_scale_generator as generator
 from torch import nn
 
 from msiagan.archs import MSIAGenerator, PatchGANDiscriminator
-from msiagan.fast_inference import FastMSIAGenerator, optimize_for_inference
 from msiagan.inference import enhance_tensor
-from msiagan.profiling import count_macs
+from msiagan.inference.fast_inference import FastMSIAGenerator, optimize_for_inference
+from msiagan.utils.profiling import count_macs
 
 
 def eager(net, x):
@@ -76,7 +76,7 @@ def test_folding_is_exact_in_float64_and_saves_work(num_feat):
 
 
 # Multiply-adds per input pixel of the paper-size generator (num_feat 64); any H, W that are multiples of 8
-# cost exactly this per pixel, so at 600x400 (240,000 pixels): 25.74 GMAC eager, 16.34 folded (README, Speed).
+# cost exactly this per pixel, so at 600x400 (240,000 pixels): 25.74 GMAC eager, 16.34 folded (docs/speed.md).
 MACS_PER_PIXEL = {'eager': 107_264, 'folded': 68_096}
 
 
@@ -91,7 +91,7 @@ def test_folding_cuts_the_paper_generator_from_25_7_to_16_3_gmac_at_600x400():
 
 @pytest.mark.parametrize('act', ['none', 'lrelu'])
 def test_paper_size_generator_agrees_to_float32_rounding(act):
-    """As benchmark_speed.py builds it (seeded default weights, num_feat 64): the README's "to about 1e-7"."""
+    """As benchmark_speed.py builds it (seeded default weights, num_feat 64): docs/speed.md: "to about 1e-7"."""
     torch.manual_seed(0)
     net = MSIAGenerator(act=act).eval()
     x = torch.rand(1, 3, 64, 96)

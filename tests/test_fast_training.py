@@ -13,7 +13,7 @@ from basicsr.data import build_dataloader
 from basicsr.data.data_sampler import EnlargedSampler
 from conftest import REPO, make_dataset, make_model, tiny_train_options, write_options, write_pairs
 
-from msiagan.errors import InputError
+from msiagan.utils.errors import InputError
 
 AUGMENTED = dict(phase='train', gt_size=32, use_hflip=True, use_rot=True)
 

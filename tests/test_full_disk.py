@@ -14,12 +14,12 @@ import torch
 from conftest import (REPO, FullDiskOpen, HalfWrittenFile, feed, finished_output, make_model, no_space_error,
                       start_training, tiny_train_options, write_options, write_pairs)
 
-import msiagan.checkpoint
-import msiagan.writing
-from msiagan.errors import OutputError
-from msiagan.resume import latest_training_state
-from msiagan.run_files import TolerantSummaryWriter, stop_on_write_errors
-from msiagan.writing import cause, write_atomically
+import msiagan.utils.checkpoint
+import msiagan.utils.writing
+from msiagan.utils.errors import OutputError
+from msiagan.utils.resume import latest_training_state
+from msiagan.utils.run_files import TolerantSummaryWriter, stop_on_write_errors
+from msiagan.utils.writing import cause, write_atomically
 
 FULL_DISK_RUN = osp.join(REPO, 'tests', 'run_on_full_disk.py')
 
@@ -38,7 +38,7 @@ def test_a_checkpoint_that_cannot_be_written_stops_at_once_and_keeps_the_last_st
             raise no_space_error()
         write_atomically(path, data)
 
-    monkeypatch.setattr(msiagan.checkpoint, 'write_atomically', write_on_full_disk)
+    monkeypatch.setattr(msiagan.utils.checkpoint, 'write_atomically', write_on_full_disk)
     with pytest.raises(OutputError, match=r'^\S*net_d_4\.pth: cannot write \(no space left on device\); training '
                        r'stopped at iteration 4, .* --auto_resume continues from the last one$'):
         model.save(0, 4)
@@ -52,10 +52,10 @@ def test_a_checkpoint_that_cannot_be_written_stops_at_once_and_keeps_the_last_st
 
 def test_a_save_cut_short_by_a_full_disk_says_so_and_keeps_the_old_file(tmp_path, monkeypatch):
     path = tmp_path / 'net.pth'
-    msiagan.checkpoint.atomic_save({'w': torch.ones(3)}, path)
+    msiagan.utils.checkpoint.atomic_save({'w': torch.ones(3)}, path)
     monkeypatch.setattr(builtins, 'open', FullDiskOpen('net.pth'))
     with pytest.raises(OSError) as raised:
-        msiagan.checkpoint.atomic_save({'w': torch.zeros(1000)}, path)
+        msiagan.utils.checkpoint.atomic_save({'w': torch.zeros(1000)}, path)
     assert raised.value.errno == errno.ENOSPC
     assert torch.equal(torch.load(path, weights_only=True)['w'], torch.ones(3))
     assert os.listdir(tmp_path) == ['net.pth']
@@ -146,5 +146,5 @@ def test_a_full_disk_behind_a_librarys_own_message_is_named(tmp_path, monkeypatc
     lmdb_error = lmdb.Error('mdb_txn_commit: Input/output error')  # LMDB's word for a write cut short
     assert cause(lmdb_error, tmp_path / 'low.lmdb') == 'mdb_txn_commit: Input/output error'
     assert cause(PermissionError(errno.EACCES, os.strerror(errno.EACCES)), tmp_path) == 'permission denied'
-    monkeypatch.setattr(msiagan.writing, 'free_bytes', lambda path: 4096)
+    monkeypatch.setattr(msiagan.utils.writing, 'free_bytes', lambda path: 4096)
     assert cause(lmdb_error, tmp_path / 'low.lmdb') == 'no space left on device'

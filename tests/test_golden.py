@@ -7,7 +7,7 @@ import pytest
 
 from golden_outputs import CASES, build_case, compute, differences, load_golden
 
-from msiagan.fast_inference import optimize_for_inference
+from msiagan.inference.fast_inference import optimize_for_inference
 
 
 @pytest.fixture(scope='module', params=list(CASES))

@@ -11,9 +11,9 @@ import yaml
 from basicsr.utils.lmdb_util import LmdbMaker
 from conftest import REPO, load_script, make_dataset, run_script, write_pairs
 
-import msiagan.writing
+import msiagan.utils.writing
 
-from msiagan.errors import InputError
+from msiagan.utils.errors import InputError
 
 create_lmdb = load_script('create_lmdb')
 
@@ -162,7 +162,7 @@ class FullDiskLmdbMaker(LmdbMaker):
 def test_a_full_disk_leaves_no_half_written_lmdb(tmp_path, monkeypatch):
     lq_dir, gt_dir = write_pairs(str(tmp_path / 'data'), ['a', 'b'], size=(8, 8))
     monkeypatch.setattr(create_lmdb, 'LmdbMaker', FullDiskLmdbMaker)
-    monkeypatch.setattr(msiagan.writing, 'free_bytes', lambda path: 0)
+    monkeypatch.setattr(msiagan.utils.writing, 'free_bytes', lambda path: 0)
     error = run_script(create_lmdb, '--lq', lq_dir, '--gt', gt_dir)
     assert error == (f'create_lmdb.py: error: {lq_dir}.lmdb and {gt_dir}.lmdb: cannot write (no space left on device); '
                      'removed what was written')

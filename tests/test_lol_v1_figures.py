@@ -1,6 +1,6 @@
-"""The README's figures that need LOL-v1 itself. They run only when MSIAGAN_LOL_V1 names a copy of it (a
-folder holding eval15/{low,high}, as scripts/prepare_lol.py writes or LOL-v1 comes), and are skipped otherwise,
-as in ``make test``:
+"""The figures of README.md and docs/ that need LOL-v1 itself. They run only when MSIAGAN_LOL_V1 names a copy
+of it (a folder holding eval15/{low,high}, as scripts/prepare_lol.py writes or LOL-v1 comes), and are skipped
+otherwise, as in ``make test``:
 
     MSIAGAN_LOL_V1=datasets/LOL-v1 python -m pytest tests/test_lol_v1_figures.py     # about a minute on 2 cores
 """

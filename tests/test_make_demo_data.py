@@ -4,7 +4,7 @@ import os
 import cv2
 from conftest import FullDiskOpen, load_script, run_script
 
-import msiagan.writing
+import msiagan.utils.writing
 
 make_demo_data = load_script('make_demo_data')
 
@@ -37,7 +37,7 @@ def test_a_full_disk_leaves_the_data_that_was_there(tmp_path, monkeypatch):
     args = ('--out', tmp_path, '--size', 32, 16, '--variants', 1)
     assert run_script(make_demo_data, *args) is None
     before = {name: (tmp_path / name).read_bytes() for name in ('train/low/rocket_0.png', 'val/high/coffee.png')}
-    monkeypatch.setattr(msiagan.writing, 'open', FullDiskOpen('coffee'), raising=False)
+    monkeypatch.setattr(msiagan.utils.writing, 'open', FullDiskOpen('coffee'), raising=False)
     error = run_script(make_demo_data, *args, '--seed', 1)
     assert error == (f'make_demo_data.py: error: {tmp_path}/train and {tmp_path}/val: cannot write (no space left on '
                      'device); removed what was written')

@@ -3,7 +3,7 @@ import pytest
 import torch
 from conftest import feed, make_model
 
-from msiagan.errors import InputError
+from msiagan.utils.errors import InputError
 
 
 def test_one_step_logs_every_term_and_updates_both_networks(tmp_path):

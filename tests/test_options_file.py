@@ -12,13 +12,13 @@ import yaml
 from basicsr.utils import options as basicsr_options
 from conftest import REPO, load_script, run_entry, tiny_train_options, write_options, write_pairs
 
-from msiagan import entry
-from msiagan.entry import run_cli
 from msiagan.enhance import main as enhance_main
-from msiagan.errors import InputError
-from msiagan.options_check import check_options_argv
-from msiagan.options_file import (BASICSR_ORDERED_YAML, BASICSR_YML_VALUE, force_yml_value, parse_options_text,
-                                  read_options_file, use_safe_options_parsing)
+from msiagan.utils import options_check
+from msiagan.utils.entry import run_cli
+from msiagan.utils.errors import InputError
+from msiagan.utils.options_check import check_options_argv
+from msiagan.utils.options_file import (BASICSR_ORDERED_YAML, BASICSR_YML_VALUE, force_yml_value,
+                                        parse_options_text, read_options_file, use_safe_options_parsing)
 
 REFUSED = 'refused, options files may not hold Python objects'
 
@@ -169,7 +169,8 @@ def basicsr_reads(text):
 
 
 def honest_files():
-    return sorted(glob.glob(osp.join(REPO, 'options', '*.yml')) + glob.glob(osp.join(REPO, 'weights', '*.yml')))
+    return sorted(glob.glob(osp.join(REPO, 'options', '*.yml'))
+                  + glob.glob(osp.join(REPO, 'msiagan', 'weights', '*.yml')))
 
 
 @pytest.mark.parametrize('options_file', honest_files(), ids=osp.basename)
@@ -304,7 +305,7 @@ def test_train_and_test_make_basicsr_read_safely(tmp_path, monkeypatch, script):
     """Past the options check too (here skipped), BasicSR's parse_options refuses a Python tag."""
     monkeypatch.setattr(basicsr_options, 'ordered_yaml', BASICSR_ORDERED_YAML)
     monkeypatch.setattr(basicsr_options, '_postprocess_yml_value', BASICSR_YML_VALUE)
-    monkeypatch.setattr(entry, 'check_options_argv', lambda argv, is_train: None)
+    monkeypatch.setattr(options_check, 'check_options_argv', lambda argv, is_train: None)
     marker = tmp_path / 'pwned'
     monkeypatch.setattr(sys, 'argv', [script, '-opt', python_tag_file(tmp_path / 'shared.yml', marker)])
     with pytest.raises(yaml.YAMLError, match='!!python/object/apply:os.system'):

@@ -79,3 +79,27 @@ def test_test_pipeline_reports_metrics_and_writes_images(trained):
     result = run_entry('test', root, '-opt', write_options(root / 'bad_test.yml', test_options))
     assert result.returncode == 1 and 'Traceback' not in result.stderr
     assert result.stderr.strip().endswith('bad_test.yml: val:suffix is missing (~ for none)')
+
+
+def test_quiet_training_shows_progress_and_results_and_keeps_the_full_log(tmp_path):
+    train_dirs = write_pairs(str(tmp_path / 'train'), ['a', 'b'])
+    val_dirs = write_pairs(str(tmp_path / 'val'), ['c'], seed=1)
+    options = tiny_train_options('quiet', train_dirs, val_dirs, total_iter=4)
+    options['logger']['print_freq'] = 2
+    options['val']['val_freq'] = 4
+    result = run_entry('train', tmp_path, '-opt', write_options(tmp_path / 'quiet.yml', options), '--quiet')
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = result.stdout.splitlines()
+    (log_file,) = glob.glob(str(tmp_path / 'experiments' / 'quiet' / 'train_quiet_*.log'))
+    assert lines[:2] == ['Disable distributed.', f'training; the full log: {log_file}']  # the first: BasicSR's
+    number = r'[\d.e+-]+'
+    assert re.fullmatch(rf'iter 2/4 \(50%\), eta \d+:\d\d:\d\d, l_g_pix {number}, l_g_mac .*, l_d_fake {number}',
+                        lines[2])
+    assert re.fullmatch(r'iter 4/4 \(100%\), eta 0:00:00, l_g_pix .*', lines[3])
+    assert re.fullmatch(r'Validation tiny_val psnr: [\d.]+ Best: [\d.]+ @ 4 iter ssim: .*', lines[4])
+    assert lines[5].startswith('End of training. Time consumed: ')
+    assert lines[6].startswith('Validation tiny_val psnr: ') and len(lines) == 7  # BasicSR's final validation
+    assert 'Version Information' not in result.stdout + result.stderr  # no banner, no options dump
+    assert 'dataroot_lq' not in result.stdout + result.stderr
+    log = open(log_file).read()
+    assert 'Version Information' in log and 'dataroot_lq' in log and '[epoch:' in log and 'Validation' in log

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from conftest import FullDiskOpen, load_script, run_script
 
-import msiagan.writing
+import msiagan.utils.writing
 
 prepare_sice = load_script('prepare_sice')
 
@@ -95,7 +95,7 @@ def test_more_scenes_than_there_are_is_an_error(sice, tmp_path):
 
 def test_a_full_disk_leaves_nothing_half_written(sice, tmp_path, monkeypatch):
     out = tmp_path / 'SICE'
-    monkeypatch.setattr(msiagan.writing, 'open', FullDiskOpen('.png', after=7), raising=False)
+    monkeypatch.setattr(msiagan.utils.writing, 'open', FullDiskOpen('.png', after=7), raising=False)
     error = run(sice, out)  # the 3 training pairs are written in full, then the disk is full
     assert error == (f'prepare_sice.py: error: {out}/train and {out}/test: cannot write (no space left on device); '
                      'removed what was written')

@@ -13,10 +13,10 @@ import torch
 from conftest import (feed, finished_output, make_dataset, make_model, run_entry, start_training, tiny_train_options,
                       write_options, write_pairs)
 
-from msiagan.checkpoint import atomic_save
-from msiagan.errors import InputError, TrainingError
-from msiagan.resume import ResumableSampler, latest_training_state, load_resume_state
-from msiagan.rng import rng_states, set_rng_states
+from msiagan.utils.checkpoint import atomic_save
+from msiagan.utils.errors import InputError, TrainingError
+from msiagan.utils.resume import ResumableSampler, latest_training_state, load_resume_state
+from msiagan.utils.rng import rng_states, set_rng_states
 
 TOTAL_ITER = 12
 

@@ -2,7 +2,7 @@
 from torch import nn
 from torch.nn import functional as F
 
-from msiagan.errors import InputError
+from msiagan.utils.errors import InputError
 
 ACTIVATIONS = {
     'none': nn.Identity,

@@ -1,10 +1,16 @@
-"""MSIA generator: three interconnected autoencoders (Atif and Yan, 2024)."""
+"""MSIA generator: three interconnected autoencoders (Atif and Yan, 2024), as in the paper's figure.
+
+This file is the paper's network; what we add to it (all off by default) lives beside it:
+global_branch.py (``ImageContext``, ``GlobalBranch``: what the whole image sets) and coarse_blocks.py
+(``DilatedResidualBlock``: a wider local reach at 1/8 scale).
+"""
 import torch
 from basicsr.utils.registry import ARCH_REGISTRY
 from torch import nn
 from torch.nn import functional as F
 
 from .arch_util import make_activation, pad_to_multiple
+from .coarse_blocks import DilatedResidualBlock
 from .global_branch import GlobalBranch, ImageContext, modulate, whole_image_modulations
 
 
@@ -63,25 +69,6 @@ class SideAutoencoder(nn.Module):
         return encoder, decoder
 
 
-class DilatedResidualBlock(nn.Module):
-    """x + conv1x1(act(conv3x3 at ``dilation``(x))) on (N, F, H, W), same shape out.
-
-    The 1x1 conv starts at zero, so the block starts as the identity: weights trained without it load and
-    start out unchanged.
-    """
-
-    def __init__(self, num_feat, dilation, act):
-        super().__init__()
-        self.conv = nn.Conv2d(num_feat, num_feat, 3, padding=dilation, dilation=dilation)
-        self.act = make_activation(act)
-        self.proj = nn.Conv2d(num_feat, num_feat, 1)
-        nn.init.zeros_(self.proj.weight)
-        nn.init.zeros_(self.proj.bias)
-
-    def forward(self, x):
-        return x + self.proj(self.act(self.conv(x)))
-
-
 @ARCH_REGISTRY.register()
 class MSIAGenerator(nn.Module):
     """Generator of MSIA-GAN: AE1 and AE2 feed AE3 crosswise.
@@ -96,19 +83,17 @@ class MSIAGenerator(nn.Module):
         num_out_ch (int): Output channels. Default: 3.
         num_feat (int): Channels of every feature map. Default: 64 (paper).
         act (str): Activation after every conv before the head.
-            'none' reproduces the released code: everything before the head is linear (666,371 parameters
-            with the defaults). 'lrelu' (slope 0.2), 'gelu' or 'relu' is our improved, non-linear variant
-            with the same parameters and cost.
+            'none' reproduces the released code: everything before the head is linear. 'lrelu' (slope 0.2),
+            'gelu' or 'relu' is our improved, non-linear variant with the same parameters and cost.
         global_context (bool): Scale and shift the head's input by an ``ImageContext`` of the whole input
-            (our addition; 8,768 more parameters with the defaults, no convs). Default: False (paper).
+            (our addition: a small MLP on image statistics, no convs). Default: False (paper).
         global_branch (bool): Scale and shift AE3's 1/8-scale features and the head's input by a
             ``GlobalBranch``, a small CNN over the whole input (our addition): every output pixel then depends on
-            every input pixel. 503,936 more parameters and 0.04 GMAC at 256x256 with the defaults; 127,040 and
-            0.01 with num_feat 32. Default: False (paper).
+            every input pixel. Default: False (paper).
         coarse_blocks (int): ``DilatedResidualBlock``s, dilations 1, 2, 4, ..., on AE3's 1/8-scale features
             between its encoder and decoder (our addition). Each lets an output pixel see 8 * dilation
-            pixels further on every side: 120 more with 4 (41,088 more parameters and 0.042 GMAC at
-            256x256 each, with the defaults). Default: 0 (paper).
+            pixels further on every side. Default: 0 (paper).
+        (Parameters and GMAC of each setting, and the tests that check them: docs/differences.md.)
 
     Attributes:
         receptive_radius (int): The local reach: apart from ``global_features``, no output pixel depends on an

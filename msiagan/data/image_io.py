@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from msiagan.errors import InputError
+from msiagan.utils.errors import InputError
 
 IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp', '.ppm', '.pgm', '.pnm')
 

@@ -8,7 +8,7 @@ from basicsr.utils import FileClient, get_root_logger, img2tensor
 from basicsr.utils.registry import DATASET_REGISTRY
 from torch.utils import data
 
-from msiagan.errors import InputError
+from msiagan.utils.errors import InputError
 
 from .image_io import decode_stored, to_three_channels, to_unit_float
 from .lmdb_envs import SharedLmdbBackend

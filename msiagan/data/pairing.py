@@ -4,7 +4,7 @@ from os import path as osp
 
 import lmdb
 
-from msiagan.errors import InputError
+from msiagan.utils.errors import InputError
 
 from .image_io import IMAGE_EXTENSIONS
 from .lmdb_envs import shared_env

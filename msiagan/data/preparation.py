@@ -5,8 +5,8 @@ import shutil
 from contextlib import contextmanager
 from os import path as osp
 
-from msiagan.errors import InputError, OutputError
-from msiagan.writing import cause
+from msiagan.utils.errors import InputError, OutputError
+from msiagan.utils.writing import cause
 
 
 def is_free(path):

@@ -3,7 +3,7 @@ import cv2
 import numpy as np
 import torch
 
-from msiagan.errors import InputError
+from msiagan.utils.errors import InputError
 
 INTERPOLATIONS = {
     'nearest': cv2.INTER_NEAREST,

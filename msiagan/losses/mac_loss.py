@@ -5,7 +5,7 @@ from basicsr.utils.registry import LOSS_REGISTRY
 from torch import nn
 from torch.nn import functional as F
 
-from msiagan.errors import InputError
+from msiagan.utils.errors import InputError
 
 
 def global_contrast_normalize(x, eps=1e-6):

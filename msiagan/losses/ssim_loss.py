@@ -5,7 +5,7 @@ from basicsr.metrics.psnr_ssim import _ssim_pth
 from basicsr.utils.registry import LOSS_REGISTRY
 from torch import nn
 
-from msiagan.errors import InputError
+from msiagan.utils.errors import InputError
 
 
 @LOSS_REGISTRY.register()

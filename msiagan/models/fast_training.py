@@ -16,7 +16,7 @@ from contextlib import nullcontext
 import torch
 from basicsr.utils import get_root_logger
 
-from msiagan.errors import InputError
+from msiagan.utils.errors import InputError
 
 PRECISIONS = {'bf16': torch.bfloat16, 'fp16': torch.float16}
 

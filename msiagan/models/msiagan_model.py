@@ -7,10 +7,10 @@ from basicsr.models.srgan_model import SRGANModel
 from basicsr.utils import get_root_logger
 from basicsr.utils.registry import MODEL_REGISTRY
 
-from msiagan.checkpoint import AtomicCheckpointMixin
-from msiagan.distributed import DistributedModelMixin, flagged_on_any_process
-from msiagan.errors import InputError, TrainingError
-from msiagan.inference import LOAD_ERRORS, unreadable_weights
+from msiagan.utils.checkpoint import AtomicCheckpointMixin
+from msiagan.utils.distributed import DistributedModelMixin, flagged_on_any_process
+from msiagan.utils.errors import InputError, TrainingError
+from msiagan.utils.weights import LOAD_ERRORS, unreadable_weights
 
 from .fast_training import FastTrainingMixin
 
@@ -33,7 +33,7 @@ class MSIAGANModel(FastTrainingMixin, DistributedModelMixin, AtomicCheckpointMix
             step), with a warning. False: it stops training with a one-line error naming the iteration and the
             loss, before any update or save. Default: False.
         channels_last, mixed_precision, compile: training speed (msiagan.models.fast_training).
-    Distributed (msiagan.distributed) on GPUs and CPUs; checkpoints written atomically (msiagan.checkpoint).
+    Distributed (msiagan.utils.distributed) on GPUs and CPUs; checkpoints written atomically (msiagan.utils.checkpoint).
     Logged: l_g_pix, l_g_mac, l_g_ssim, l_g_gan, l_g_total, l_d_real, l_d_fake, out_d_real, out_d_fake.
     """
 

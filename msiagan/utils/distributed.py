@@ -13,8 +13,8 @@ import torch.distributed as dist
 from basicsr.utils import options as basicsr_options
 from torch.nn.parallel import DistributedDataParallel
 
-from msiagan.compat import replace_attribute
-from msiagan.errors import InputError
+from msiagan.utils.compat import replace_attribute
+from msiagan.utils.errors import InputError
 
 DEFAULT_MASTER_PORT = 29500  # torch.distributed's
 

@@ -13,8 +13,8 @@ from collections import OrderedDict
 import yaml
 from basicsr.utils import options as basicsr_options
 
-from msiagan.compat import replace_attribute
-from msiagan.errors import InputError
+from msiagan.utils.compat import replace_attribute
+from msiagan.utils.errors import InputError
 
 BASICSR_ORDERED_YAML = basicsr_options.ordered_yaml
 BASICSR_YML_VALUE = basicsr_options._postprocess_yml_value

@@ -11,7 +11,7 @@ from os import path as osp
 
 import cv2
 
-from msiagan.errors import OutputError
+from msiagan.utils.errors import OutputError
 
 NEARLY_FULL_BYTES = 1024 * 1024  # a disk with less free space than this after a failed write is full
 

@@ -1,4 +1,4 @@
-"""The files a training or test run writes besides checkpoints (msiagan.checkpoint), on a disk that fails.
+"""The files a training or test run writes besides checkpoints (msiagan.utils.checkpoint), on a disk that fails.
 
 BasicSR 1.4.2, when one cannot be written, crashes with a traceback (the options copy, a validation image,
 the tensorboard log) or prints a traceback for each log line and goes on (the log file). Here each stops the
@@ -19,8 +19,8 @@ from basicsr.models import sr_model
 from basicsr.utils import get_root_logger
 from basicsr.utils.dist_util import master_only
 
-from msiagan.compat import replace_attribute
-from msiagan.writing import cause, write_failure, write_image_atomically
+from msiagan.utils.compat import replace_attribute
+from msiagan.utils.writing import cause, write_failure, write_image_atomically
 
 BASICSR_COPY_OPT_FILE = basicsr_train.copy_opt_file
 BASICSR_INIT_TB_LOGGERS = basicsr_train.init_tb_loggers

@@ -3,10 +3,8 @@ import os
 import sys
 from os import path as osp
 
-from msiagan.errors import InputError, OutputError, TrainingError
-from msiagan.options_check import check_options_argv
-
-PACKAGE_DIR = osp.dirname(osp.abspath(__file__))
+from msiagan.utils.errors import InputError, OutputError, TrainingError
+PACKAGE_DIR = osp.dirname(osp.dirname(osp.abspath(__file__)))  # the msiagan package
 
 
 def project_root():
@@ -30,10 +28,11 @@ def run_cli(program, pipeline, is_train=None):
     one-line error (the traceback too with --debug).
 
     is_train (bool, optional): first check the options file named by -opt for a training (True) or test
-    (False) run (msiagan.options_check).
+    (False) run (msiagan.utils.options_check).
     """
     try:
         if is_train is not None:
+            from msiagan.utils.options_check import check_options_argv  # here: it loads every registry
             check_options_argv(sys.argv[1:], is_train)
         pipeline()
     except (InputError, OutputError, TrainingError) as error:

@@ -5,17 +5,17 @@ from contextlib import contextmanager
 
 import torch
 
-from msiagan.distributed import flagged_on_any_process
-from msiagan.errors import OutputError
-from msiagan.rng import gathered_rng_states, preserved_rng_states
-from msiagan.writing import write_atomically, write_failure
+from msiagan.utils.distributed import flagged_on_any_process
+from msiagan.utils.errors import OutputError
+from msiagan.utils.rng import gathered_rng_states, preserved_rng_states
+from msiagan.utils.writing import write_atomically, write_failure
 
 TORCH_SAVE = torch.save  # the real one, whatever torch_save_as does
 
 
 def atomic_save(obj, path):
-    """``torch.save(obj, path)`` written whole or not at all (msiagan.writing.write_atomically): ``path`` is always
-    either the previous file or the complete new one. ``obj`` is serialized in memory first, so that a write
+    """``torch.save(obj, path)`` written whole or not at all (msiagan.utils.writing.write_atomically): ``path`` is
+    always either the previous file or the complete new one. ``obj`` is serialized in memory first, so that a write
     that fails raises its OSError (e.g. ENOSPC), not torch's 'unexpected pos'."""
     buffer = io.BytesIO()
     TORCH_SAVE(obj, buffer)
@@ -40,7 +40,7 @@ def torch_save_as(save):
 class AtomicCheckpointMixin:
     """For a BasicSR model: ``save`` writes networks and training states atomically, and each training state
     also holds ``rng_states``: every process's random generator states (a list indexed by rank) for an exact
-    resume (see msiagan.resume). Validation leaves the generators as it found them, so that where the
+    resume (see msiagan.utils.resume). Validation leaves the generators as it found them, so that where the
     states are taken, and how often validation runs, do not change the training.
 
     A file of a checkpoint that cannot be written (no space, no permission, a vanished folder) stops the

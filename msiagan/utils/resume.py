@@ -5,7 +5,7 @@ generators, so a resumed run sees other batches, crops and flips than an uninter
 copy its training loop, ``install_exact_resume`` replaces three names that ``train_pipeline`` looks up in
 ``basicsr.train``: ``load_resume_state`` (also on machines without CUDA), ``EnlargedSampler`` (by
 ``ResumableSampler``, which can take up an epoch part-way) and ``create_train_val_dataloader`` (BasicSR's, then
-the sampler is told where to take up). The states those need are saved by msiagan.checkpoint.
+the sampler is told where to take up). The states those need are saved by msiagan.utils.checkpoint.
 """
 import itertools
 import os
@@ -17,10 +17,10 @@ from basicsr import train as basicsr_train
 from basicsr.data.data_sampler import EnlargedSampler
 from basicsr.utils import check_resume
 
-from msiagan.compat import replace_attribute
-from msiagan.distributed import check_same_on_every_process
-from msiagan.errors import InputError
-from msiagan.rng import set_rng_states
+from msiagan.utils.compat import replace_attribute
+from msiagan.utils.distributed import check_same_on_every_process
+from msiagan.utils.errors import InputError
+from msiagan.utils.rng import set_rng_states
 
 BASICSR_CREATE_DATALOADERS = basicsr_train.create_train_val_dataloader
 

@@ -17,7 +17,7 @@ def count_parameters(net):
 
 
 def _addmm_flops(self_shape, a_shape, b_shape, *args, **kwargs):
-    """FLOPs of out.addmm_(a, b) (msiagan.fast_inference uses it), which FlopCounterMode does not count."""
+    """FLOPs of out.addmm_(a, b) (msiagan.inference.fast_inference uses it), which FlopCounterMode does not count."""
     return 2 * a_shape[0] * a_shape[1] * b_shape[1]
 
 

@@ -17,8 +17,8 @@ import basicsr.models  # noqa: F401
 import torch
 from basicsr.utils.registry import ARCH_REGISTRY, DATASET_REGISTRY, LOSS_REGISTRY, METRIC_REGISTRY, MODEL_REGISTRY
 
-from msiagan.errors import InputError
-from msiagan.options_file import force_yml_value, read_options_file
+from msiagan.utils.errors import InputError
+from msiagan.utils.options_file import force_yml_value, read_options_file
 
 SCHEDULERS = ('MultiStepLR', 'MultiStepRestartLR', 'CosineAnnealingRestartLR')  # what BaseModel can build
 BACKENDS = ('disk', 'lmdb')  # the io_backend types of PairedLowLightDataset
@@ -43,7 +43,7 @@ def load_options(argv):
 
 def force_option(opt, entry):
     """Apply one ``--force_yml key:key=value`` to ``opt`` the way BasicSR will (same value parsing, lists as
-    literals: msiagan.options_file)."""
+    literals: msiagan.utils.options_file)."""
     if entry.count('=') > 1:
         raise InputError(f'--force_yml {entry}: one "=" only (BasicSR splits the entry at it)')
     keys, sep, value = entry.partition('=')
