@@ -20,7 +20,7 @@ def test_test_lol_prints_the_readme_psnr_and_ssim(tmp_path):
     eval15 = osp.join(osp.abspath(LOL_V1), 'eval15')
     result = run_entry('test', tmp_path, '-opt', osp.join(REPO, 'options', 'test_lol.yml'), '--force_yml',
                        f'datasets:test_1:dataroot_lq={eval15}/low', f'datasets:test_1:dataroot_gt={eval15}/high',
-                       f'path:pretrain_network_g={REPO}/weights/msiagan_lol_v1.pth', 'val:save_img=false')
+                       f'path:pretrain_network_g={REPO}/msiagan/weights/msiagan_lol_v1.pth', 'val:save_img=false')
     assert result.returncode == 0, result.stderr[-3000:]
     output = result.stdout + result.stderr
     assert re.search(r'# psnr: 18\.8692\b', output) and re.search(r'# ssim: 0\.7649\b', output), output[-2000:]
