@@ -14,7 +14,7 @@ import msiagan.utils.writing
 from msiagan.archs import MSIAGenerator
 from msiagan.data.image_io import read_photo
 from msiagan.enhance import main as enhance_main
-from msiagan.inference import enhance_tensor, load_generator, load_network_options
+from msiagan.inference import Enhancer, enhance_tensor, load_generator, load_network_options
 from msiagan.utils.errors import InputError
 
 NETWORK = {'type': 'MSIAGenerator', 'num_feat': 8, 'act': 'lrelu'}
@@ -285,3 +285,11 @@ def test_shipped_weights_load_and_are_the_default(tmp_path, inputs):
     assert run('-i', str(inputs / 'grey.png'), '-o', str(tmp_path / 'default')) == 0
     before, after = (cv2.imread(str(folder / 'grey.png'), -1) for folder in (inputs, tmp_path / 'default'))
     assert after.mean() > before.mean() + 20  # the LOL-v1 weights brighten a dark image
+
+
+def test_enhancer_runs_in_float16_as_in_float32():
+    """Enhancer(half=True) casts the image as it casts the weights (the shipped weights, a 24x16 image)."""
+    img = np.random.default_rng(0).integers(0, 64, (16, 24, 3), dtype=np.uint8)
+    full, half = Enhancer().enhance_bgr_uint8(img), Enhancer(half=True).enhance_bgr_uint8(img)
+    assert half.dtype == np.uint8 and half.shape == img.shape
+    assert np.abs(half.astype(int) - full.astype(int)).max() <= 3

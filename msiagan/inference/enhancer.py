@@ -42,4 +42,4 @@ class Enhancer:
 
     def enhance_bgr_uint8(self, img):
         """uint8 (H, W, 3) BGR -> uint8 (H, W, 3) BGR."""
-        return enhance_bgr_uint8(self.net, img, self.device)
+        return enhance_bgr_uint8(self.net, img, self.device, self.dtype)

@@ -52,9 +52,10 @@ def enhance_tensor(net, x, tile=0, tile_pad=None, align=8):
     return out.clamp_(0, 1)
 
 
-def enhance_bgr_uint8(net, img, device='cpu'):
-    """Enhance one uint8 (H, W, 3) BGR image; returns uint8 (H, W, 3) BGR (rounded, as BasicSR's tensor2img)."""
+def enhance_bgr_uint8(net, img, device='cpu', dtype=torch.float32):
+    """Enhance one uint8 (H, W, 3) BGR image with ``net`` (whose parameters are ``dtype``); returns uint8 (H, W, 3)
+    BGR (rounded, as BasicSR's tensor2img)."""
     rgb = cv2.cvtColor(img, cv2.COLOR_BGR2RGB).astype(np.float32) / 255
-    x = torch.from_numpy(rgb.transpose(2, 0, 1).copy())[None].to(device)
-    out = enhance_tensor(net, x)[0].permute(1, 2, 0).cpu().numpy()
+    x = torch.from_numpy(rgb.transpose(2, 0, 1).copy())[None].to(device, dtype)
+    out = enhance_tensor(net, x)[0].float().permute(1, 2, 0).cpu().numpy()
     return cv2.cvtColor(np.round(out * 255).astype(np.uint8), cv2.COLOR_RGB2BGR)
