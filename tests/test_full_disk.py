@@ -6,6 +6,7 @@ import glob
 import logging
 import os
 import re
+import threading
 from os import path as osp
 
 import lmdb
@@ -18,7 +19,7 @@ import msiagan.utils.checkpoint
 import msiagan.utils.writing
 from msiagan.utils.errors import OutputError
 from msiagan.utils.resume import latest_training_state
-from msiagan.utils.run_files import TolerantSummaryWriter, stop_on_write_errors
+from msiagan.utils.run_files import TolerantSummaryWriter, quiet_tensorboard_writer_threads, stop_on_write_errors
 from msiagan.utils.writing import cause, write_atomically
 
 FULL_DISK_RUN = osp.join(REPO, 'tests', 'run_on_full_disk.py')
@@ -48,6 +49,22 @@ def test_a_checkpoint_that_cannot_be_written_stops_at_once_and_keeps_the_last_st
     with pytest.raises(OutputError, match=r'net_d_latest\.pth: cannot write .*; training ended without its final '
                        'weights'):
         model.save(-1, -1)
+
+
+def test_a_first_checkpoint_that_cannot_be_written_says_no_state_was_saved(tmp_path, monkeypatch):
+    model = make_model(tmp_path)
+    os.makedirs(tmp_path / 'models')
+    os.makedirs(tmp_path / 'states')
+    feed(model)
+
+    def write_on_full_disk(path, data):
+        raise no_space_error()
+
+    monkeypatch.setattr(msiagan.utils.checkpoint, 'write_atomically', write_on_full_disk)
+    with pytest.raises(OutputError, match=r'^\S*net_g_2\.pth: cannot write \(no space left on device\); training '
+                       r'stopped at iteration 2, and no training state was saved before: a rerun starts from the '
+                       r'beginning$'):
+        model.save(0, 2)
 
 
 def test_a_save_cut_short_by_a_full_disk_says_so_and_keeps_the_old_file(tmp_path, monkeypatch):
@@ -148,3 +165,38 @@ def test_a_full_disk_behind_a_librarys_own_message_is_named(tmp_path, monkeypatc
     assert cause(PermissionError(errno.EACCES, os.strerror(errno.EACCES)), tmp_path) == 'permission denied'
     monkeypatch.setattr(msiagan.utils.writing, 'free_bytes', lambda path: 4096)
     assert cause(lmdb_error, tmp_path / 'low.lmdb') == 'no space left on device'
+
+
+def test_a_tensorboard_writer_thread_that_fails_prints_no_traceback(tmp_path, caplog, monkeypatch):
+    from torch.utils.tensorboard import SummaryWriter
+
+    class FullDiskRecords:
+
+        def write(self, data):
+            raise no_space_error()
+
+        flush = close = write
+
+    printed = []  # the threads whose traceback would be printed
+    monkeypatch.setattr(threading, 'excepthook', lambda args: printed.append(type(args.thread).__name__))
+    quiet_tensorboard_writer_threads()
+    writer = SummaryWriter(str(tmp_path / 'tb'))
+    writer_thread = writer.file_writer.event_writer._async_writer._worker
+    writer_thread._record_writer = FullDiskRecords()
+    tolerant = TolerantSummaryWriter(writer)
+    logger = logging.getLogger('basicsr')
+    logger.addHandler(caplog.handler)
+    try:
+        tolerant.add_scalar('losses/l_g_pix', 1.0, 1)
+        writer_thread.join(timeout=10)  # it dies of the failure
+        tolerant.add_scalar('losses/l_g_pix', 1.0, 2)
+        tolerant.close()
+    finally:
+        logger.removeHandler(caplog.handler)
+    assert not writer_thread.is_alive() and printed == []
+    assert [record.getMessage() for record in caplog.records] == [
+        f'tensorboard log {tmp_path / "tb"}: cannot write (no space left on device); training goes on without it']
+    other = threading.Thread(target=lambda: 1 / 0)  # any other thread's failure is still printed
+    other.start()
+    other.join()
+    assert printed == ['Thread']

@@ -7,6 +7,7 @@ import torch
 
 from msiagan.utils.distributed import flagged_on_any_process
 from msiagan.utils.errors import OutputError
+from msiagan.utils.resume import latest_training_state
 from msiagan.utils.rng import gathered_rng_states, preserved_rng_states
 from msiagan.utils.writing import write_atomically, write_failure
 
@@ -87,11 +88,13 @@ class AtomicCheckpointMixin:
         if not flagged_on_any_process(torch.tensor([failed], device=self.device)).item():
             return
         problem = str(write_failure(*self.failed_write)) if failed else 'process 0 could not write a checkpoint'
-        if current_iter == -1:
-            raise OutputError(f'{problem}; training ended without its final weights: --auto_resume continues '
-                              'from the last saved state')
-        raise OutputError(f'{problem}; training stopped at iteration {current_iter}, the states saved before are '
-                          'intact: --auto_resume continues from the last one')
+        stopped = ('training ended without its final weights' if current_iter == -1 else
+                   f'training stopped at iteration {current_iter}')
+        if latest_training_state(self.opt['path']['training_states'], self.opt) is None:
+            raise OutputError(f'{problem}; {stopped}, and no training state was saved before: a rerun starts from '
+                              'the beginning')
+        raise OutputError(f'{problem}; {stopped}, the states saved before are intact: --auto_resume continues from '
+                          'the last one')
 
     def validation(self, *args, **kwargs):
         with preserved_rng_states():

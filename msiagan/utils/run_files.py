@@ -3,14 +3,16 @@
 BasicSR 1.4.2, when one cannot be written, crashes with a traceback (the options copy, a validation image,
 the tensorboard log) or prints a traceback for each log line and goes on (the log file). Here each stops the
 run with an OutputError naming the file and the cause, except the tensorboard log, which the run does not
-need: it is dropped with one warning. ``install_run_file_checks`` replaces the names that BasicSR's
-pipelines look up: ``copy_opt_file``, ``get_root_logger`` and ``init_tb_loggers`` in basicsr.train,
-``get_root_logger`` in basicsr.test and ``imwrite`` in basicsr.models.sr_model (validation and test images).
+need: it is dropped with one warning (and its writer thread's traceback is not printed).
+``install_run_file_checks`` replaces the names that BasicSR's pipelines look up: ``copy_opt_file``,
+``get_root_logger`` and ``init_tb_loggers`` in basicsr.train, ``get_root_logger`` in basicsr.test and ``imwrite``
+in basicsr.models.sr_model (validation and test images).
 """
 import logging
 import os
 import shutil
 import sys
+import threading
 from os import path as osp
 
 from basicsr import test as basicsr_test
@@ -91,6 +93,22 @@ class TolerantSummaryWriter:
         return call
 
 
+def quiet_tensorboard_writer_threads():
+    """Keep a tensorboard writer thread that fails from printing its traceback. The failure is not lost: the
+    writer's next call (at the latest ``close`` at the end of training) raises it, and TolerantSummaryWriter makes
+    it the one warning."""
+    if getattr(threading.excepthook, 'quiets_tensorboard', False):
+        return
+    print_exception = threading.excepthook
+
+    def excepthook(args):
+        if not type(args.thread).__module__.startswith('tensorboard.'):
+            print_exception(args)
+
+    excepthook.quiets_tensorboard = True
+    threading.excepthook = excepthook
+
+
 def init_tb_loggers(opt):
     """BasicSR's ``init_tb_loggers``, with the tensorboard writer a TolerantSummaryWriter (or None, with a
     warning, if it cannot be made)."""
@@ -120,3 +138,4 @@ def install_run_file_checks():
     replace_attribute(basicsr_test, 'get_root_logger', get_root_logger_stopping_on_write_errors)
     replace_attribute(basicsr_train, 'init_tb_loggers', init_tb_loggers)
     replace_attribute(sr_model, 'imwrite', write_run_image)
+    quiet_tensorboard_writer_threads()
