@@ -1,7 +1,7 @@
 """Compare enhancement models side by side on one paired dataset.
 
     python scripts/compare.py --data datasets/LOL-v1/eval15 --out results/compare \\
-        --model "MSIA-GAN (ours)" options/lol_gan_finetune.yml msiagan/weights/msiagan_lol_v1.pth \\
+        --model "MSIA-GAN (ours)" options/lol_gan_recommended.yml msiagan/weights/msiagan_lol_v1.pth \\
         --model "pix2pix U-Net" options/lol_unet_baseline.yml experiments/.../net_g_latest.pth \\
         --images 1 22
 
