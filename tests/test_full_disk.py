@@ -87,6 +87,15 @@ def checkpointing_options(root):
     return write_options(root / 'full.yml', opt)
 
 
+def test_a_run_folder_that_cannot_be_made_stops_the_run_in_one_line(tmp_path):
+    options = checkpointing_options(tmp_path)
+    (tmp_path / 'experiments').write_text('a file where the experiment folders go')
+    output = finished_output(start_training(tmp_path, options))
+    assert output.splitlines()[-1] == (f'msiagan-train: error: {tmp_path}/experiments/full: cannot prepare the run '
+                                       'folder (not a directory)'), output[-3000:]
+    assert 'Traceback' not in output
+
+
 def test_training_stops_where_the_disk_is_full_and_auto_resume_continues(tmp_path):
     options = checkpointing_options(tmp_path)
     stopped = start_training(tmp_path, options, (FULL_DISK_RUN, '*/training_states/4.state.tmp'))

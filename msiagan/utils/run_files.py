@@ -4,10 +4,13 @@ BasicSR 1.4.2, when one cannot be written, crashes with a traceback (the options
 the tensorboard log) or prints a traceback for each log line and goes on (the log file). Here each stops the
 run with an OutputError naming the file and the cause, except the tensorboard log, which the run does not
 need: it is dropped with one warning (and its writer thread's traceback is not printed).
+A run folder that cannot be made (or an old one moved aside) stops the run the same way.
 ``install_run_file_checks`` replaces the names that BasicSR's pipelines look up: ``copy_opt_file``,
-``get_root_logger`` and ``init_tb_loggers`` in basicsr.train, ``get_root_logger`` in basicsr.test and ``imwrite``
-in basicsr.models.sr_model (validation and test images).
+``get_root_logger``, ``init_tb_loggers``, ``make_exp_dirs`` and ``mkdir_and_rename`` in basicsr.train,
+``get_root_logger`` and ``make_exp_dirs`` in basicsr.test and ``imwrite`` in basicsr.models.sr_model
+(validation and test images).
 """
+import functools
 import logging
 import os
 import shutil
@@ -22,10 +25,13 @@ from basicsr.utils import get_root_logger
 from basicsr.utils.dist_util import master_only
 
 from msiagan.utils.compat import replace_attribute
+from msiagan.utils.errors import OutputError
 from msiagan.utils.writing import cause, write_failure, write_image_atomically
 
 BASICSR_COPY_OPT_FILE = basicsr_train.copy_opt_file
 BASICSR_INIT_TB_LOGGERS = basicsr_train.init_tb_loggers
+BASICSR_MAKE_EXP_DIRS = basicsr_train.make_exp_dirs
+BASICSR_MKDIR_AND_RENAME = basicsr_train.mkdir_and_rename
 
 
 @master_only
@@ -120,6 +126,21 @@ def init_tb_loggers(opt):
     return tb_logger and TolerantSummaryWriter(tb_logger)
 
 
+def stopping_on_folder_errors(make_folders):
+    """``make_folders`` (BasicSR's ``make_exp_dirs`` or ``mkdir_and_rename``), raising an OutputError that names
+    the folder and the cause when a run folder cannot be made or an old one cannot be moved aside."""
+
+    @functools.wraps(make_folders)
+    def make(*args):
+        try:
+            return make_folders(*args)
+        except OSError as error:
+            folder = error.filename or 'a run folder'
+            raise OutputError(f'{folder}: cannot prepare the run folder ({cause(error, folder)})') from None
+
+    return make
+
+
 def write_run_image(img, file_path, params=None, auto_mkdir=True):
     """BasicSR's ``imwrite`` (an image array to ``file_path``, its folder made), written whole or not at all, and
     an OutputError naming the file and the cause when it cannot be written."""
@@ -134,6 +155,9 @@ def write_run_image(img, file_path, params=None, auto_mkdir=True):
 def install_run_file_checks():
     """Make BasicSR's training and test pipelines write their files as described at the top of this module."""
     replace_attribute(basicsr_train, 'copy_opt_file', copy_options_file)
+    replace_attribute(basicsr_train, 'make_exp_dirs', stopping_on_folder_errors(BASICSR_MAKE_EXP_DIRS))
+    replace_attribute(basicsr_train, 'mkdir_and_rename', stopping_on_folder_errors(BASICSR_MKDIR_AND_RENAME))
+    replace_attribute(basicsr_test, 'make_exp_dirs', stopping_on_folder_errors(BASICSR_MAKE_EXP_DIRS))
     replace_attribute(basicsr_train, 'get_root_logger', get_root_logger_stopping_on_write_errors)
     replace_attribute(basicsr_test, 'get_root_logger', get_root_logger_stopping_on_write_errors)
     replace_attribute(basicsr_train, 'init_tb_loggers', init_tb_loggers)
