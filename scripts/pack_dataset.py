@@ -5,9 +5,10 @@ machine takes at most 64 MiB a call), and unpack them there, checked.
     python scripts/pack_dataset.py unpack .carry/lol --out datasets/LOL-v1/our485
 
 ``pack`` writes ``part_00.tar``, ``part_01.tar``, ... : each a whole tar archive of some of the files (links are
-followed), each with ``pack.json``: its number, how many parts there are, and the SHA-256 of each of its files.
-``unpack`` extracts all the parts into the output folder and checks every file against its part's SHA-256; a
-missing or damaged part is named in one line, and the output folder appears only when everything is there.
+followed), each with ``pack.json``: the packing's id, the part's number, how many parts and files the packing
+has, and the SHA-256 of each of the part's files. ``unpack`` checks that the parts are all there and of one
+packing, extracts them into the output folder and checks every file against its SHA-256; a missing, stray or
+damaged part is named in one line, and the output folder appears only when everything is there.
 """
 import argparse
 import hashlib
@@ -25,7 +26,9 @@ from msiagan.utils.errors import InputError
 PART_NAME = 'part_{:02d}.tar'
 PART_PATTERN = re.compile(r'part_(\d+)\.tar$')
 INDEX_NAME = 'pack.json'
-TAR_OVERHEAD = 1024  # bytes a tar member adds to its data, at most (header and padding)
+TAR_BLOCK = 512
+PART_RESERVE = tarfile.RECORDSIZE + 3 * TAR_BLOCK  # the archive's end and its last record, pack.json's header
+INDEX_ENTRY = 100  # bytes of pack.json for a file, besides its name
 
 
 def dataset_files(src):
@@ -44,16 +47,21 @@ def dataset_files(src):
     return sorted(files)
 
 
+def archived_bytes(name, size):
+    """Bytes a file adds to a part: its tar header, its data padded to whole blocks and its pack.json entry."""
+    return TAR_BLOCK + -(-size // TAR_BLOCK) * TAR_BLOCK + len(name) + INDEX_ENTRY
+
+
 def split_into_parts(files, part_bytes):
     """``files`` ([(name, size)]) in order, cut into lists whose tar archives stay under ``part_bytes``."""
-    parts, current, used = [], [], TAR_OVERHEAD * 4  # the index and the archive's end
+    parts, current, used = [], [], PART_RESERVE
     for name, size in files:
-        need = size + TAR_OVERHEAD
-        if need + TAR_OVERHEAD * 4 > part_bytes:
+        need = archived_bytes(name, size)
+        if PART_RESERVE + need > part_bytes:
             raise InputError(f'{name}: {size} bytes, more than a part of --part-mib holds')
         if current and used + need > part_bytes:
             parts.append(current)
-            current, used = [], TAR_OVERHEAD * 4
+            current, used = [], PART_RESERVE
         current.append(name)
         used += need
     return parts + [current]
@@ -67,7 +75,9 @@ def add_bytes(archive, name, data):
 
 def pack(src, out, part_mib, force=False):
     """Write the parts of ``src`` into the folder ``out``; returns their number."""
-    parts = split_into_parts(dataset_files(src), int(part_mib * 2**20))
+    files = dataset_files(src)
+    parts = split_into_parts(files, int(part_mib * 2**20))
+    pack_id = hashlib.sha256(json.dumps(files).encode()).hexdigest()[:16]
     check_output(out, force)
     with staged_outputs([out]) as staging:
         os.makedirs(staging[out])
@@ -79,7 +89,8 @@ def pack(src, out, part_mib, force=False):
                         data = f.read()
                     digests[name] = hashlib.sha256(data).hexdigest()
                     add_bytes(archive, name, data)
-                index = {'part': number, 'parts': len(parts), 'files': digests}
+                index = {'pack': pack_id, 'part': number, 'parts': len(parts), 'files_in_pack': len(files),
+                         'files': digests}
                 add_bytes(archive, INDEX_NAME, json.dumps(index, indent=1).encode())
     return len(parts)
 
@@ -102,10 +113,18 @@ def unpack(parts_dir, out, force=False):
     if not found:
         raise InputError(f'{parts_dir}: holds no part_NN.tar')
     indexes = {number: read_index(path) for number, path in found.items()}
-    expected = indexes[min(indexes)]['parts']
+    first = indexes[min(indexes)]
+    for number, index in indexes.items():
+        if (index['pack'], index['parts'], index['part']) != (first['pack'], first['parts'], number):
+            raise InputError(f'{found[number]}: not part {number} of the packing of {found[min(indexes)]} '
+                             '(a part left from another packing?)')
+    expected = first['parts']
     missing = [PART_NAME.format(number) for number in range(expected) if number not in found]
     if missing:
         raise InputError(f'{osp.join(parts_dir, missing[0])}: missing ({len(missing)} of {expected} parts missing)')
+    if len(found) > expected or sum(len(index['files']) for index in indexes.values()) != first['files_in_pack']:
+        raise InputError(f'{parts_dir}: holds more parts or files than its packing (a part left from another '
+                         'packing?)')
     check_output(out, force)
     count = 0
     with staged_outputs([out]) as staging:

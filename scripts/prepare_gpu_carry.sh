@@ -4,6 +4,7 @@
 # our485 (datasets/LOL-v1/our485, from scripts/prepare_lol.py) in parts of at most 54 MiB in .carry/lol/.
 #   bash scripts/prepare_gpu_carry.sh          # with .venv/bin/python; or: PY=python3 bash scripts/...
 set -euo pipefail
+cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 rm -rf .whl && mkdir .whl
 "$PY" -m pip wheel -q --no-deps --no-build-isolation -w .whl basicsr==1.4.2

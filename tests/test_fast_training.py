@@ -54,6 +54,18 @@ def test_augmentations_differ_between_draws_and_leave_the_cache_alone(train_pair
             assert all(np.array_equal(np.asarray(img), np.asarray(copy)) for img, copy in zip(pair, saved))
 
 
+@pytest.mark.parametrize('cache', ['memory', 'device'])
+def test_items_changed_in_place_leave_the_cache_alone(train_pairs, cache):
+    """Also where no crop or flip makes a copy: whole frames, held as float32 after resize."""
+    dataset = make_dataset(*train_pairs, cache=cache, phase='val', resize=[40, 36])
+    before = [[torch.as_tensor(img).clone() for img in pair] for pair in dataset.cache]
+    for item in items(dataset, count=len(dataset)):
+        item['lq'].mul_(2)
+        item['gt'].zero_()
+    for pair, saved in zip(dataset.cache, before):
+        assert all(torch.equal(torch.as_tensor(img), copy) for img, copy in zip(pair, saved))
+
+
 def test_memory_cache_keeps_8_bit_images_as_8_bit(train_pairs):
     assert make_dataset(*train_pairs, cache='memory').cache[0][0].dtype == np.uint8
     assert make_dataset(*train_pairs, cache='device').cache[0][0].dtype == torch.uint8

@@ -14,10 +14,10 @@ def same_tree(a, b):
             and all(same_tree(os.path.join(a, sub), os.path.join(b, sub)) for sub in comparison.common_dirs))
 
 
-def packed(tmp_path, part_mib=0.1):
-    """A dataset of 6 pairs of 96x64 noise images (about 18 KB a file) and its parts."""
+def packed(tmp_path, part_mib=0.1, first=0):
+    """A dataset of 6 pairs of 96x64 noise images (about 18 KB a file; stems first to first + 5) and its parts."""
     src = tmp_path / 'our485'
-    write_pairs(str(src), [f'{i}' for i in range(6)], size=(96, 64))
+    write_pairs(str(src), [f'{i}' for i in range(first, first + 6)], size=(96, 64))
     (src / 'low' / '.hidden').write_text('not data')
     assert run_script(pack_dataset, 'pack', src, '--out', tmp_path / 'parts', '--part-mib', part_mib) is None
     return src, tmp_path / 'parts'
@@ -73,3 +73,13 @@ def test_a_file_larger_than_a_part_is_refused(tmp_path):
     error = run_script(pack_dataset, 'pack', src, '--out', tmp_path / 'parts', '--part-mib', 0.1)
     assert error.endswith('big.bin: 200000 bytes, more than a part of --part-mib holds')
     assert not (tmp_path / 'parts').exists()
+
+
+def test_a_part_of_another_packing_is_named(tmp_path):
+    _, parts = packed(tmp_path / 'one')
+    _, other_parts = packed(tmp_path / 'two', first=1)
+    os.replace(other_parts / 'part_01.tar', parts / 'part_01.tar')  # the same number, another packing
+    error = run_script(pack_dataset, 'unpack', parts, '--out', tmp_path / 'back')
+    assert error.endswith('part_01.tar: not part 1 of the packing of ' + str(parts / 'part_00.tar')
+                          + ' (a part left from another packing?)')
+    assert not (tmp_path / 'back').exists()

@@ -1,10 +1,8 @@
 """Paired low-light dataset: inputs and references matched by file stem, from folders or LMDB."""
 from concurrent.futures import ThreadPoolExecutor
 
-import numpy as np
 import torch
-from basicsr.data.transforms import augment, paired_random_crop
-from basicsr.utils import FileClient, get_root_logger, img2tensor
+from basicsr.utils import FileClient, get_root_logger
 from basicsr.utils.registry import DATASET_REGISTRY
 from torch.utils import data
 
@@ -12,8 +10,9 @@ from msiagan.utils.errors import InputError
 
 from .image_io import decode_stored, to_three_channels, to_unit_float
 from .lmdb_envs import SharedLmdbBackend
+from .pair_storage import ArrayPairs, DevicePairs
 from .pairing import paired_keys_from_lmdb, paired_paths_from_folders, restrict_to_meta_info
-from .transforms import flip_and_turn, pad_to_size, resize_image
+from .transforms import pad_to_size, resize_image
 
 CACHES = (None, 'memory', 'device')
 
@@ -65,10 +64,10 @@ class PairedLowLightDataset(data.Dataset):
         self.cache = None
         if opt.get('cache') not in CACHES:
             raise InputError(f"datasets: {opt.get('name')}: cache '{opt['cache']}' is not one of: ~, memory, device")
+        self.storage = DevicePairs if opt.get('cache') == 'device' else ArrayPairs  # how a prepared pair is held
         if opt.get('cache'):
             self.cache = self.cached_pairs(opt['cache'])
-            self._check_whole_frames_batch([pair[0].shape[-2:] if torch.is_tensor(pair[0]) else pair[0].shape[:2]
-                                            for pair in self.cache])
+            self._check_whole_frames_batch([self.storage.size(lq) for lq, _ in self.cache])
         elif opt.get('check_images', True):
             self._check_whole_frames_batch(self.check_all_pairs())
 
@@ -80,7 +79,7 @@ class PairedLowLightDataset(data.Dataset):
 
     def cached_pairs(self, cache):
         """Every pair decoded (threads) up to where random choices begin: [(lq, gt)], arrays as ``_prepared_pair``
-        gives them, or for cache 'device' (3, H, W) RGB tensors on the device (uint8, else float32 in [0, 1])."""
+        gives them, or for cache 'device' those moved to the device (pair_storage.DevicePairs)."""
         if cache == 'device' and self.opt.get('num_worker_per_gpu', 0) > 0:
             raise InputError(f"datasets: {self.opt.get('name')}: cache: device needs num_worker_per_gpu: 0 "
                              f"(it is {self.opt['num_worker_per_gpu']}): loader workers cannot share device memory")
@@ -89,18 +88,12 @@ class PairedLowLightDataset(data.Dataset):
             pairs = list(pool.map(self._prepared_pair, self.pairs))
         if cache == 'device':
             device = torch.device('cuda', torch.cuda.current_device()) if torch.cuda.is_available() else 'cpu'
-            pairs = [tuple(self._to_device_tensor(img, device) for img in pair) for pair in pairs]
+            pairs = [DevicePairs.from_arrays(pair, device) for pair in pairs]
             size = sum(img.nelement() * img.element_size() for pair in pairs for img in pair)
         else:
             size = sum(img.nbytes for pair in pairs for img in pair)
         get_root_logger().info(f"{self.opt.get('name')}: {len(pairs)} pairs held in {cache} ({size / 2**30:.2f} GiB)")
         return pairs
-
-    @staticmethod
-    def _to_device_tensor(img, device):
-        """(H, W, 3) BGR array -> (3, H, W) RGB tensor on ``device``: uint8 kept, anything else float32 in [0, 1]."""
-        img = img if img.dtype == np.uint8 else to_unit_float(img)
-        return torch.from_numpy(np.ascontiguousarray(img[..., ::-1].transpose(2, 0, 1))).to(device)
 
     def _check_whole_frames_batch(self, sizes):
         """Whole-frame training batches (no gt_size) need every pair at one size (or resize), and square frames
@@ -161,22 +154,6 @@ class PairedLowLightDataset(data.Dataset):
             lq, gt = pad_to_size(lq, gt_size), pad_to_size(gt, gt_size)
         return lq, gt
 
-    def _random_view(self, lq, gt, gt_path):
-        """The training crop and flips of a prepared (lq, gt), arrays or (3, H, W) tensors alike, as new arrays
-        or tensors (the prepared pair, maybe cached, is left as it is)."""
-        gt_size = self.opt.get('gt_size')
-        if gt_size:
-            if torch.is_tensor(lq):  # BasicSR crops tensors as (N, C, H, W)
-                gt, lq = (img[0] for img in paired_random_crop(gt[None], lq[None], gt_size, 1, gt_path))
-            else:
-                gt, lq = paired_random_crop(gt, lq, gt_size, 1, gt_path)
-        if torch.is_tensor(lq):
-            _, status = augment([], self.opt.get('use_hflip', False), self.opt.get('use_rot', False),
-                                return_status=True)  # BasicSR's random draws, applied to tensors
-            return flip_and_turn(lq, *status), flip_and_turn(gt, *status)
-        gt, lq = augment([gt.copy(), lq.copy()], self.opt.get('use_hflip', False), self.opt.get('use_rot', False))
-        return lq, gt
-
     def __getitem__(self, index):
         pair = self.pairs[index]
         if self.cache is not None:
@@ -186,11 +163,9 @@ class PairedLowLightDataset(data.Dataset):
                 self._open_file_client()
             lq, gt = self._prepared_pair(pair)
         if self.opt['phase'] == 'train':
-            lq, gt = self._random_view(lq, gt, pair['gt_path'])
-        if torch.is_tensor(lq):
-            lq, gt = (img.float() / 255 if img.dtype == torch.uint8 else img.clone() for img in (lq, gt))
-        else:
-            lq, gt = img2tensor([to_unit_float(lq), to_unit_float(gt)], bgr2rgb=True, float32=True)
+            lq, gt = self.storage.random_view(lq, gt, self.opt.get('gt_size'), self.opt.get('use_hflip', False),
+                                              self.opt.get('use_rot', False), pair['gt_path'])
+        lq, gt = self.storage.item_tensors(lq, gt)
         return {'lq': lq, 'gt': gt, 'lq_path': pair['lq_path'], 'gt_path': pair['gt_path']}
 
     def __len__(self):
