@@ -14,7 +14,7 @@ if __package__ in (None, ''):  # run as a file: import the package from this che
 import msiagan  # noqa: E402,F401  (first: makes basicsr importable, registers everything)
 from basicsr import train as basicsr_train  # noqa: E402
 
-from msiagan.utils.distributed import use_cpu_capable_init_dist  # noqa: E402
+from msiagan.utils.distributed import leave_process_group, use_cpu_capable_init_dist  # noqa: E402
 from msiagan.utils.entry import project_root, run_cli  # noqa: E402
 from msiagan.utils.options_file import use_safe_options_parsing  # noqa: E402
 from msiagan.utils.quiet_console import install_quiet_console  # noqa: E402
@@ -30,7 +30,13 @@ def main():
     if '--quiet' in sys.argv:  # ours, not BasicSR's: taken out before BasicSR reads the flags
         sys.argv.remove('--quiet')
         install_quiet_console()
-    run_cli('msiagan-train', lambda: basicsr_train.train_pipeline(project_root()), is_train=True)
+    run_cli('msiagan-train', lambda: train_and_leave_process_group(project_root()), is_train=True)
+
+
+def train_and_leave_process_group(root_path):
+    """BasicSR's training pipeline, then the process group of a distributed run destroyed."""
+    basicsr_train.train_pipeline(root_path)
+    leave_process_group()
 
 
 if __name__ == '__main__':

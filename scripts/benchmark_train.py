@@ -1,20 +1,21 @@
 """Training speed: BasicSR's plain path against the fast path, the same model on the same data, in one run.
 
-    python scripts/benchmark_train.py -opt options/lol_gan.yml                    # CPU, 2 threads
+    python scripts/benchmark_train.py -opt options/lol_gan.yml --force_yml train:generator_chunk=1   # CPU, 2 threads
     python scripts/benchmark_train.py -opt options/lol_gan.yml --device cuda --iters 50
     python scripts/benchmark_train.py -opt options/demo.yml --force_yml datasets:train:dataroot_lq=...
 
-The plain path is the options as they are with every fast option off: BasicSR's DataLoader decoding the files
-in its num_worker_per_gpu workers, float32, no channels_last, no torch.compile. The fast path is the same
-options with the training split held decoded (``cache: memory``, or ``device`` on a GPU) and no loader workers,
-``channels_last``, ``mixed_precision`` (--precision; default: the options' own, else bf16 on a GPU and float32
-on a CPU, where bf16 pays only for some networks: docs/training.md) and ``compile`` (--compile; default on a
-GPU). Each path runs in a fresh process: --warmup iterations, then
---iters timed ones, fed as BasicSR's trainer feeds them. For each it prints megapixels of training (crops
-times their pixels) per second, iterations per second, the share of the time spent waiting for data and the
-peak memory (CUDA: peak allocated; CPU: peak RSS of the training process, loader workers not counted); the
-last line is ``plain P Mpx/s, fast F Mpx/s, speed-up Rx``. Building the datasets (for the fast path:
-decoding the split) is not timed. On a shared machine, compare figures from the same run.
+The plain path is the options as they are with every fast option off: BasicSR's DataLoader decoding the files in its
+num_worker_per_gpu workers, float32, no channels_last, no torch.compile. The fast path is the same options with the
+training split held decoded (``cache: memory``, or ``device`` on a GPU) and no loader workers, ``channels_last``,
+``mixed_precision`` (--precision; default: the options' own, else bf16 on a GPU and float32 on a CPU, which gives
+the plain path's numbers; on a CPU with bf16 instructions bf16 is faster: docs/speed.md), ``compile`` (--compile;
+default on a GPU) and ``generator_chunk`` (the options' own: on a CPU, --force_yml train:generator_chunk=1 for large
+crops, docs/speed.md). Each path runs in a fresh process: --warmup iterations, then --iters timed ones, fed as
+BasicSR's trainer feeds them. For each it prints megapixels of training (crops times their pixels) per second,
+iterations per second, the share of the time spent waiting for data and the peak memory (CUDA: peak allocated; CPU:
+peak RSS of the training process, loader workers not counted); the last line is ``plain P Mpx/s, fast F Mpx/s,
+speed-up Rx``. Building the datasets (for the fast path: decoding the split) is not timed. On a shared machine,
+compare figures from the same run.
 """
 import argparse
 import copy
@@ -50,12 +51,12 @@ def path_options(opt, path, device, precision, compile_networks):
     train_set.update(phase='train', scale=opt.get('scale', 1))
     if path == 'plain':
         train_set['cache'] = None
-        opt['train'].update(channels_last=False, mixed_precision=None, compile=False)
+        opt['train'].update(channels_last=False, mixed_precision=None, compile=False, generator_chunk=None)
     else:
         train_set.update(cache='device' if device == 'cuda' else 'memory', num_worker_per_gpu=0, prefetch_mode=None,
                          pin_memory=False)
         opt['train'].update(channels_last=True, mixed_precision=None if precision == 'fp32' else precision,
-                            compile=compile_networks)
+                            compile=compile_networks, generator_chunk=opt['train'].get('generator_chunk'))
     return opt
 
 
@@ -63,7 +64,8 @@ def fast_settings(opt):
     """One line naming the fast options of ``opt``."""
     train = opt['train']
     return (f"cache {opt['datasets']['train']['cache']}, 0 workers, channels_last, "
-            f"{train['mixed_precision'] or 'fp32'}, compile {'on' if train['compile'] else 'off'}")
+            f"{train['mixed_precision'] or 'fp32'}, compile {'on' if train['compile'] else 'off'}, "
+            f"generator_chunk {train['generator_chunk'] or '~'}")
 
 
 def measure(opt, warmup, iters, threads):

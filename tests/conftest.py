@@ -184,10 +184,11 @@ def make_dataset(lq, gt, phase='val', backend='disk', **options):
                                   'io_backend': {'type': backend}, **options})
 
 
-def make_model(tmp_path, network_d=None, network_g=None, path=None, **train_overrides):
-    """An MSIAGANModel on the CPU from ``tiny_train_options`` (``path`` updates its path options), built as
-    BasicSR's trainer builds it."""
+def make_model(tmp_path, network_d=None, network_g=None, path=None, train_set=None, **train_overrides):
+    """An MSIAGANModel on the CPU from ``tiny_train_options`` (``path`` updates its path options, ``train_set`` its
+    training dataset's), built as BasicSR's trainer builds it."""
     opt = tiny_train_options('unit', ('lq', 'gt'), ('lq', 'gt'), **train_overrides)
+    opt['datasets']['train'].update(train_set or {})
     opt['network_d'] = network_d or opt['network_d']
     opt['network_g'] = network_g or opt['network_g']
     opt.update(is_train=True, dist=False, rank=0, world_size=1, auto_resume=False, root_path=str(tmp_path))

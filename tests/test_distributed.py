@@ -19,23 +19,26 @@ TORCHRUN = ('-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=2')
 def runs(tmp_path_factory):
     """One step on 4 pairs: 2 gloo processes with batch 2 each ('ddp') and 1 process with batch 4 ('single').
 
-    Whole frames without flips, so that both see exactly the same 4 images in their one step; SGD for G, so
-    that its update is proportional to the gradient (Adam's first step is about lr * sign(gradient), blind to
-    its scale); the same initial generator for both. The adversarial term is off (loss_weight 0): D's
+    Whole frames without flips, so that both see exactly the same 4 images in their one step; SGD for G, so that its
+    update is proportional to the gradient (Adam's first step is about lr * sign(gradient), blind to its scale); the
+    same initial generator for both, with a global branch that 'ddp_fast' feeds the whole frames (lq_frame) outside
+    DDP's forward, so that its gradients must still be averaged. The adversarial term is off (loss_weight 0): D's
     BatchNorm normalises over each process's own batch, so D's verdict on 2 + 2 images is not that on 4.
     """
     root = tmp_path_factory.mktemp('ddp')
     train_dirs = write_pairs(str(root / 'train'), ['a', 'b', 'c', 'd'], size=(32, 32))
     torch.manual_seed(0)
-    torch.save({'params': MSIAGenerator(num_feat=16, act='lrelu').state_dict()}, root / 'init.pth')
+    torch.save({'params': MSIAGenerator(num_feat=16, act='lrelu', global_branch=True).state_dict()}, root / 'init.pth')
     for name, batch, runner in (('ddp', 2, (*TORCHRUN, '--log-dir', str(root / 'ranks'), '--redirects', '3')),
                                 ('ddp_fast', 2, (*TORCHRUN, '--log-dir', str(root / 'ranks_fast'))),
                                 ('single', 4, ())):
-        fast = dict(channels_last=True) if name == 'ddp_fast' else {}  # float32: comparable to the single process
+        # float32: comparable to the single process; G on one crop at a time, each a forward of DDP before the backward
+        fast = dict(channels_last=True, generator_chunk=1) if name == 'ddp_fast' else {}
         opt = tiny_train_options(name, train_dirs, train_dirs, total_iter=1, optim_g={'type': 'SGD', 'lr': 0.01},
                                  **fast)
         opt['datasets']['train'].update(gt_size=None, use_hflip=False, use_rot=False, dataset_enlarge_ratio=1,
-                                        batch_size_per_gpu=batch, cache='memory' if fast else None)
+                                        batch_size_per_gpu=batch, cache='memory' if fast else None, lq_frame=bool(fast))
+        opt['network_g']['global_branch'] = True
         del opt['datasets']['val'], opt['val']
         opt['train']['gan_opt']['loss_weight'] = 0.0
         opt['path']['pretrain_network_g'] = str(root / 'init.pth')

@@ -11,7 +11,7 @@ import pytest
 import torch
 from basicsr.data import build_dataloader
 from basicsr.data.data_sampler import EnlargedSampler
-from conftest import REPO, make_dataset, make_model, tiny_train_options, write_options, write_pairs
+from conftest import REPO, make_dataset, make_model, tiny_train_options, wake_global_parts, write_options, write_pairs
 
 from msiagan.utils.errors import InputError
 
@@ -99,7 +99,7 @@ def train(tmp_path, train_pairs, cache=None, iterations=4, **fast_options):
 
 def test_fast_path_in_float32_trains_as_the_plain_path(tmp_path, train_pairs):
     plain_logs, plain = train(tmp_path / 'plain', train_pairs)
-    fast_logs, fast = train(tmp_path / 'fast', train_pairs, cache='memory', channels_last=True)
+    fast_logs, fast = train(tmp_path / 'fast', train_pairs, cache='memory', channels_last=True, generator_chunk=1)
     assert all(p.is_contiguous(memory_format=torch.channels_last) for p in fast.net_g.parameters() if p.ndim == 4)
     for step, (plain_log, fast_log) in enumerate(zip(plain_logs, fast_logs), 1):
         for name, value in plain_log.items():
@@ -131,6 +131,26 @@ def test_precision_options_are_checked(tmp_path):
         make_model(tmp_path, mixed_precision='fp16')
     with pytest.raises(InputError, match="train:channels_last 'yes': must be true or false"):
         make_model(tmp_path, channels_last='yes')
+
+
+def test_generator_chunks_give_the_whole_batch_output_and_are_checked(tmp_path):
+    model = make_model(tmp_path, network_g={'type': 'MSIAGenerator', 'num_feat': 8, 'global_branch': True},
+                       generator_chunk=2, train_set={'lq_frame': True})
+    wake_global_parts(model.net_g)
+    torch.manual_seed(0)
+    frames = torch.rand(5, 3, 40, 48)
+    model.feed_data({'lq': frames[..., :32, :32], 'gt': frames[..., :32, :32], 'lq_frame': frames})
+    calls = []
+    model.net_g.register_forward_hook(lambda module, inputs, output: calls.append(len(inputs[0])))
+    with torch.no_grad():
+        chunked = model.enhance_lq()
+        model.generator_chunk = None
+        torch.testing.assert_close(chunked, model.enhance_lq(), rtol=1e-5, atol=1e-6)
+    assert calls == [2, 2, 1, 5]
+    with pytest.raises(InputError, match='train:generator_chunk 0: must be ~ or a number of crops, at least 1'):
+        make_model(tmp_path, generator_chunk=0)
+    with pytest.raises(InputError, match='train:generator_chunk: network_g UNetGenerator has batch statistics'):
+        make_model(tmp_path, network_g={'type': 'UNetGenerator', 'num_feat': 8, 'num_down': 5}, generator_chunk=1)
 
 
 def test_compile_keeps_the_state_dict_names(tmp_path):
@@ -166,3 +186,45 @@ def test_benchmark_names_bad_arguments(tmp_path):
                              '--iters', '0'], capture_output=True, text=True, timeout=120)
     assert result.stderr.splitlines()[-1] == ('benchmark_train.py: error: --iters and --threads must be at least 1, '
                                               '--warmup at least 0')
+
+
+@pytest.mark.parametrize('cache', [None, 'memory', 'device'])
+def test_lq_frame_is_the_whole_input_and_leaves_the_crops_as_they_were(train_pairs, cache):
+    options = dict(AUGMENTED, cache=cache, resize=[40, 36])
+    plain = items(make_dataset(*train_pairs, **options))
+    with_frames = items(make_dataset(*train_pairs, lq_frame=True, **options))
+    whole = {item['lq_path']: item['lq'] for item in items(make_dataset(*train_pairs, resize=[40, 36]), count=5)}
+    for plain_item, item in zip(plain, with_frames):
+        assert torch.equal(item['lq'], plain_item['lq']) and torch.equal(item['gt'], plain_item['gt'])
+        assert torch.equal(item['lq_frame'], whole[item['lq_path']])  # never cropped, flipped or turned
+    assert 'lq_frame' not in make_dataset(*train_pairs, lq_frame=True, resize=[40, 36])[0]  # validation: whole already
+
+
+def test_lq_frame_batches_need_one_frame_size(train_pairs):
+    with pytest.raises(InputError, match=r'batch_size_per_gpu 2 with lq_frame: true needs one image size, but .* '
+                                         r'is 48x40 and .*small\.png is 24x20: set resize$'):
+        make_dataset(*train_pairs, lq_frame=True, batch_size_per_gpu=2, **AUGMENTED)
+    make_dataset(*train_pairs, lq_frame=True, batch_size_per_gpu=2, resize=[40, 36], **AUGMENTED)  # one size; turns
+
+
+def test_generator_reads_its_global_features_from_the_whole_frame(tmp_path):
+    model = make_model(tmp_path, network_g={'type': 'MSIAGenerator', 'num_feat': 8, 'global_branch': True},
+                       train_set={'lq_frame': True})
+    wake_global_parts(model.net_g)
+    torch.manual_seed(0)
+    frame = torch.rand(2, 3, 48, 64)
+    crop = frame[..., 8:40, 16:48]
+    model.feed_data({'lq': crop, 'gt': crop, 'lq_frame': frame})
+    with torch.no_grad():
+        from_frame = model.net_g(crop, global_features=model.net_g.global_features(frame))
+        torch.testing.assert_close(model.enhance_lq(), from_frame)
+        assert not torch.allclose(model.net_g(crop), from_frame)
+    model.optimize_parameters(1)  # trains through it
+    model.feed_data({'lq': crop, 'gt': crop})
+    assert model.lq_frame is None
+
+
+def test_lq_frame_needs_a_generator_with_global_features(tmp_path):
+    with pytest.raises(InputError, match='datasets:train:lq_frame: network_g MSIAGenerator has no global features '
+                                         'to read the whole frame with'):
+        make_model(tmp_path, train_set={'lq_frame': True})

@@ -40,6 +40,18 @@ def saved_networks(root, name):
             for net in ('net_g', 'net_d')}
 
 
+def signalled_after_first_state(root, options, signal_number):
+    """Start training ``options`` under ``root``, send it ``signal_number`` once its first training state is on disk;
+    (the ended process, its output)."""
+    process = start_training(root, options)
+    states_dir = root / 'experiments' / osp.splitext(osp.basename(options))[0] / 'training_states'
+    deadline = time.monotonic() + 300
+    while not glob.glob(str(states_dir / '*.state')) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    process.send_signal(signal_number)
+    return process, process.communicate()[0]
+
+
 @pytest.fixture(scope='module', params=['plain', 'fast'])
 def killed_and_resumed(request, tmp_path_factory):
     """An uninterrupted run, and the same run killed (SIGKILL) after its first saved state then resumed; through
@@ -49,13 +61,8 @@ def killed_and_resumed(request, tmp_path_factory):
     root = tmp_path_factory.mktemp('resume')
     fast = request.param == 'fast'
     uninterrupted = start_training(root, training_options(root, 'uninterrupted', fast))
-    killed = start_training(root, training_options(root, 'killed', fast))
+    killed, output = signalled_after_first_state(root, training_options(root, 'killed', fast), signal.SIGKILL)
     states_dir = root / 'experiments' / 'killed' / 'training_states'
-    deadline = time.monotonic() + 300
-    while not glob.glob(str(states_dir / '*.state')) and killed.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.01)
-    killed.send_signal(signal.SIGKILL)
-    output = killed.communicate()[0]
     assert killed.returncode == -signal.SIGKILL, output[-3000:]
     saved_iters = sorted(int(m.group(1)) for m in map(re.compile(r'(\d+)\.state').fullmatch, os.listdir(states_dir))
                          if m)
@@ -223,3 +230,16 @@ def test_validation_leaves_the_random_generators_as_it_found_them(tmp_path):
     torch.manual_seed(3)
     model.validation(loader, 1, None, False)
     assert (random.random(), np.random.rand()) == before[:2] and torch.equal(torch.rand(1), before[2])
+
+
+def test_ctrl_c_stops_training_in_one_line_and_auto_resume_goes_on(tmp_path):
+    options = training_options(tmp_path, 'interrupted')
+    process, output = signalled_after_first_state(tmp_path, options, signal.SIGINT)
+    if process.returncode == 0:
+        pytest.skip('training ended before the signal came')
+    assert process.returncode == 130 and 'Traceback' not in output, output[-3000:]
+    assert output.splitlines()[-1] == ('msiagan-train: stopped (Ctrl-C); the checkpoints and training states saved '
+                                       'so far are whole: --auto_resume goes on from the last state')
+    resumed = start_training(tmp_path, options, (), '--auto_resume')
+    output = finished_output(resumed)
+    assert resumed.returncode == 0 and 'Resuming training from epoch' in output, output[-3000:]

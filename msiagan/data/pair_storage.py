@@ -28,9 +28,9 @@ class ArrayPairs:
         return lq, gt
 
     @staticmethod
-    def item_tensors(lq, gt):
-        """(3, H, W) float32 RGB tensors in [0, 1]."""
-        return img2tensor([to_unit_float(lq), to_unit_float(gt)], bgr2rgb=True, float32=True)
+    def item_tensors(*images):
+        """(3, H, W) float32 RGB tensors in [0, 1], one per image."""
+        return img2tensor([to_unit_float(img) for img in images], bgr2rgb=True, float32=True)
 
 
 class DevicePairs:
@@ -61,6 +61,6 @@ class DevicePairs:
         return flip_and_turn(lq, *status), flip_and_turn(gt, *status)
 
     @staticmethod
-    def item_tensors(lq, gt):
-        """(3, H, W) float32 tensors in [0, 1] on the device, never views of the held pair."""
-        return [img.float() / 255 if img.dtype == torch.uint8 else img.clone() for img in (lq, gt)]
+    def item_tensors(*images):
+        """(3, H, W) float32 tensors in [0, 1] on the device, one per image, never views of the held pair."""
+        return [img.float() / 255 if img.dtype == torch.uint8 else img.clone() for img in images]

@@ -44,9 +44,13 @@ class PairedLowLightDataset(data.Dataset):
             flips are then served from memory. 'device': the same, kept as (3, H, W) tensors on the current
             CUDA device (the CPU without one) and cropped and flipped there; needs num_worker_per_gpu: 0.
             Items are the same pixels, with the same crops and flips for the same random state, either way.
+        lq_frame (bool): Items also carry 'lq_frame', the whole low-light frame as prepared (resized, never
+            cropped, flipped or turned), so that a generator's global features read the whole image while it
+            trains on crops, as they do when it enhances a photo (MSIAGANModel uses it; batches need one frame
+            size). Default: False.
 
-    Items: {'lq': (3, H, W), 'gt': (3, H, W), 'lq_path', 'gt_path'}; float32 tensors (on the device with
-    ``cache: device``).
+    Items: {'lq': (3, H, W), 'gt': (3, H, W), 'lq_path', 'gt_path'} (and 'lq_frame' (3, H_frame, W_frame));
+    float32 tensors (on the device with ``cache: device``).
     """
 
     def __init__(self, opt):
@@ -96,20 +100,22 @@ class PairedLowLightDataset(data.Dataset):
         return pairs
 
     def _check_whole_frames_batch(self, sizes):
-        """Whole-frame training batches (no gt_size) need every pair at one size (or resize), and square frames
-        if use_rot may turn some of them."""
+        """Whole-frame training batches (no gt_size, or lq_frame) need every pair at one size (or resize), and
+        square frames if use_rot may turn some of them (it never turns an lq_frame)."""
         opt = self.opt
-        if opt['phase'] != 'train' or opt.get('gt_size') or opt.get('batch_size_per_gpu', 1) <= 1 or not sizes:
+        whole_frames = not opt.get('gt_size') or opt.get('lq_frame', False)
+        if opt['phase'] != 'train' or not whole_frames or opt.get('batch_size_per_gpu', 1) <= 1 or not sizes:
             return
-        batches = f"batch_size_per_gpu {opt['batch_size_per_gpu']} with whole frames (gt_size: ~)"
+        frames = 'lq_frame: true' if opt.get('gt_size') else 'whole frames (gt_size: ~)'
+        batches = f"batch_size_per_gpu {opt['batch_size_per_gpu']} with {frames}"
         if not opt.get('resize'):
             for pair, size in zip(self.pairs, sizes):
                 if size != sizes[0]:
                     raise InputError(f"{batches} needs one image size, but {self.pairs[0]['lq_path']} is "
                                      f"{sizes[0][1]}x{sizes[0][0]} and {pair['lq_path']} is {size[1]}x{size[0]}: "
-                                     'set gt_size or resize')
+                                     f"set {'resize' if opt.get('gt_size') else 'gt_size or resize'}")
         width, height = opt['resize'] if opt.get('resize') else (sizes[0][1], sizes[0][0])
-        if opt.get('use_rot') and width != height:
+        if opt.get('use_rot') and width != height and not opt.get('gt_size'):
             raise InputError(f'{batches} and use_rot: a 90-degree turn makes a {width}x{height} frame '
                              f'{height}x{width}, and a batch needs one size: set use_rot: false or gt_size')
 
@@ -162,11 +168,14 @@ class PairedLowLightDataset(data.Dataset):
             if self.file_client is None:
                 self._open_file_client()
             lq, gt = self._prepared_pair(pair)
+        item = {'lq_path': pair['lq_path'], 'gt_path': pair['gt_path']}
         if self.opt['phase'] == 'train':
+            if self.opt.get('lq_frame', False):
+                item['lq_frame'], = self.storage.item_tensors(lq)
             lq, gt = self.storage.random_view(lq, gt, self.opt.get('gt_size'), self.opt.get('use_hflip', False),
                                               self.opt.get('use_rot', False), pair['gt_path'])
-        lq, gt = self.storage.item_tensors(lq, gt)
-        return {'lq': lq, 'gt': gt, 'lq_path': pair['lq_path'], 'gt_path': pair['gt_path']}
+        item['lq'], item['gt'] = self.storage.item_tensors(lq, gt)
+        return item
 
     def __len__(self):
         return len(self.pairs)

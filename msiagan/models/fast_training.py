@@ -10,11 +10,17 @@ Options under ``train`` (all off by default; the numbers they give are in docs/t
         says so).
     compile (bool): ``torch.compile`` G and D (first iterations slower while they compile; C++ compiler needed on
         a CPU). State dict keys stay as they are.
+    generator_chunk (int | None): G runs on the batch this many crops at a time (the chunks' outputs joined
+        before the losses and D, so that the step is the same: refused for a generator with batch statistics,
+        such as BatchNorm). On a CPU, 1 keeps each of G's activations under glibc's 32 MiB mmap limit, so
+        freed memory is reused instead of faulting in fresh pages every iteration: about 1.6x the paper
+        generator's step on 8 crops of 256x256 (docs/speed.md). ~: the whole batch at once.
 """
 from contextlib import nullcontext
 
 import torch
 from basicsr.utils import get_root_logger
+from torch import nn
 
 from msiagan.utils.errors import InputError
 
@@ -25,6 +31,21 @@ def cpu_has_bf16_instructions():
     """True if this CPU computes bf16 natively (AVX512-BF16 or AMX), as far as torch can tell."""
     checks = [getattr(torch.cpu, name, None) for name in ('_is_avx512_bf16_supported', '_is_amx_tile_supported')]
     return any(check() for check in checks if check is not None)
+
+
+def has_batch_statistics(net):
+    """True if ``net`` has a layer whose training output depends on the other images of the batch (BatchNorm)."""
+    return any(isinstance(module, nn.modules.batchnorm._BatchNorm) for module in net.modules())
+
+
+def in_chunks(run, chunk, *batches):
+    """``run`` on the batches (tensors or None, the same length) ``chunk`` items at a time (None: all at once),
+    its outputs joined along the batch."""
+    if not chunk or chunk >= len(batches[0]):
+        return run(*batches)
+    pieces = zip(*[batch.split(chunk) if batch is not None else [None] * -(-len(batches[0]) // chunk)
+                   for batch in batches])
+    return torch.cat([run(*piece) for piece in pieces])
 
 
 class FastTrainingMixin:
@@ -42,6 +63,10 @@ class FastTrainingMixin:
         if precision is not None and precision not in PRECISIONS:
             raise InputError(f"train:mixed_precision {precision!r}: must be ~, bf16 or fp16")
         self.precision = precision
+        chunk = train_opt.get('generator_chunk')
+        if chunk is not None and not (isinstance(chunk, int) and not isinstance(chunk, bool) and chunk > 0):
+            raise InputError(f'train:generator_chunk {chunk!r}: must be ~ or a number of crops, at least 1')
+        self.generator_chunk = chunk
         super().__init__(opt)
 
     def model_to_device(self, net):
@@ -60,6 +85,10 @@ class FastTrainingMixin:
             get_root_logger().warning('train:mixed_precision bf16: this CPU has no bf16 instructions, so bf16 is '
                                       'emulated and training runs slower than in float32')
         super().init_training_settings()
+        if self.generator_chunk and has_batch_statistics(self.net_g):
+            raise InputError(f'train:generator_chunk: network_g {type(self.get_bare_model(self.net_g)).__name__} '
+                             'has batch statistics (BatchNorm), so chunks of the batch would change its step: '
+                             'set generator_chunk: ~')
         if self.channels_last and getattr(self, 'net_g_ema', None) is not None:
             self.net_g_ema.to(memory_format=torch.channels_last)
         scaling = self.precision == 'fp16'

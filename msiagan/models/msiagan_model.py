@@ -12,7 +12,7 @@ from msiagan.utils.distributed import DistributedModelMixin, flagged_on_any_proc
 from msiagan.utils.errors import InputError, TrainingError
 from msiagan.utils.weights import LOAD_ERRORS, unreadable_weights
 
-from .fast_training import FastTrainingMixin
+from .fast_training import FastTrainingMixin, in_chunks
 
 
 @MODEL_REGISTRY.register()
@@ -32,7 +32,7 @@ class MSIAGANModel(FastTrainingMixin, DistributedModelMixin, AtomicCheckpointMix
         skip_nonfinite (bool): True: a NaN or infinite loss skips the update it belongs to (a G loss: the whole
             step), with a warning. False: it stops training with a one-line error naming the iteration and the
             loss, before any update or save. Default: False.
-        channels_last, mixed_precision, compile: training speed (msiagan.models.fast_training).
+        channels_last, mixed_precision, compile, generator_chunk: training speed (msiagan.models.fast_training).
     Distributed (msiagan.utils.distributed) on GPUs and CPUs; checkpoints written atomically (msiagan.utils.checkpoint).
     Logged: l_g_pix, l_g_mac, l_g_ssim, l_g_gan, l_g_total, l_d_real, l_d_fake, out_d_real, out_d_fake.
     """
@@ -57,6 +57,19 @@ class MSIAGANModel(FastTrainingMixin, DistributedModelMixin, AtomicCheckpointMix
         self.cri_ssim = build_loss(train_opt['ssim_opt']).to(self.device) if train_opt.get('ssim_opt') else None
         self.condition_d = train_opt.get('condition_d', True)
         self.d_loss_weight = train_opt.get('d_loss_weight', 0.5)
+        if self.opt.get('datasets', {}).get('train', {}).get('lq_frame', False):
+            self.check_generator_reads_frames()
+
+    def check_generator_reads_frames(self):
+        """datasets:train:lq_frame needs a generator whose ``global_features`` (x) are not empty."""
+        net_g = self.get_bare_model(self.net_g)
+        global_features = getattr(net_g, 'global_features', None)
+        with torch.no_grad():
+            reads_frames = global_features is not None and global_features(
+                torch.zeros(1, self.opt['network_g'].get('num_in_ch', 3), 32, 32, device=self.device))
+        if not reads_frames:
+            raise InputError(f'datasets:train:lq_frame: network_g {type(net_g).__name__} has no global features to '
+                             'read the whole frame with (MSIAGenerator: global_branch or global_context)')
 
     def check_discriminator_channels(self, condition_d):
         """network_d's num_in_ch (if given) is what D is fed: cat[lq, output] if condition_d, else the output."""
@@ -104,6 +117,23 @@ class MSIAGANModel(FastTrainingMixin, DistributedModelMixin, AtomicCheckpointMix
         for ema_buffer, buffer in zip(self.net_g_ema.buffers(), self.get_bare_model(self.net_g).buffers()):
             ema_buffer.copy_(buffer)
 
+    def feed_data(self, data):
+        """BasicSR's, plus the whole low-light frames of training crops ('lq_frame', datasets:train:lq_frame)."""
+        super().feed_data(data)
+        self.lq_frame = data['lq_frame'].to(self.device) if 'lq_frame' in data else None
+
+    def enhance_lq(self):
+        """G's output for the current lq, ``train:generator_chunk`` crops at a time; with lq_frame, from the global
+        features of the whole frames (as when it enhances a whole photo or a tile of it)."""
+        return in_chunks(self.enhance_crops, self.generator_chunk, self.lq, self.lq_frame)
+
+    def enhance_crops(self, lq, lq_frame=None):
+        """G on crops lq (N, C, H, W); given their whole frames lq_frame (N, C, H', W'), with the frames' global
+        features."""
+        if lq_frame is None:
+            return self.net_g(lq)
+        return self.net_g(lq, global_features=self.get_bare_model(self.net_g).global_features(lq_frame))
+
     def discriminate(self, image):
         """D's float32 logits for ``image`` (N, 3, H, W), conditioned on the current low-light input if so set."""
         with self.autocast():
@@ -121,7 +151,7 @@ class MSIAGANModel(FastTrainingMixin, DistributedModelMixin, AtomicCheckpointMix
             p.requires_grad = False
         self.optimizer_g.zero_grad()
         with self.autocast():
-            self.output = self.net_g(self.lq)
+            self.output = self.enhance_lq()
         loss_dict = OrderedDict()
         if current_iter % self.net_d_iters == 0 and current_iter > self.net_d_init_iters:
             loss_dict.update(self.content_losses())

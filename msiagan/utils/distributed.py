@@ -66,6 +66,13 @@ def use_cpu_capable_init_dist():
     replace_attribute(basicsr_options, 'init_dist', init_dist)
 
 
+def leave_process_group():
+    """Destroy the process group of a distributed run, if there is one, before the process exits: one left to the
+    interpreter's teardown can abort a process ('terminate called without an active exception')."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
 def flagged_on_any_process(flags):
     """``flags`` (a 1-D bool tensor) OR-ed over all processes of the job (itself without one)."""
     if not (dist.is_available() and dist.is_initialized()):

@@ -25,7 +25,7 @@ def one_line(error):
 
 def run_cli(program, pipeline, is_train=None):
     """Run ``pipeline()``; bad input, an output that cannot be written, or training that cannot go on, ends with a
-    one-line error (the traceback too with --debug).
+    one-line error, and Ctrl-C (SIGINT) with one line and exit status 130 (the traceback too with --debug).
 
     is_train (bool, optional): first check the options file named by -opt for a training (True) or test
     (False) run (msiagan.utils.options_check).
@@ -39,3 +39,10 @@ def run_cli(program, pipeline, is_train=None):
         if '--debug' in sys.argv:
             raise
         sys.exit(f'{program}: error: {one_line(error)}')
+    except KeyboardInterrupt:
+        if '--debug' in sys.argv:
+            raise
+        saved = ('; the checkpoints and training states saved so far are whole: --auto_resume goes on from the last '
+                 'state' if is_train else '')
+        print(f'{program}: stopped (Ctrl-C){saved}', file=sys.stderr)
+        sys.exit(130)
