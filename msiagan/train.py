@@ -34,9 +34,11 @@ def main():
 
 
 def train_and_leave_process_group(root_path):
-    """BasicSR's training pipeline, then the process group of a distributed run destroyed."""
-    basicsr_train.train_pipeline(root_path)
-    leave_process_group()
+    """BasicSR's training pipeline; then, however it ended, the process group of a distributed run destroyed."""
+    try:
+        basicsr_train.train_pipeline(root_path)
+    finally:
+        leave_process_group()
 
 
 if __name__ == '__main__':

@@ -6,7 +6,8 @@ import sys
 
 import pytest
 import torch
-from conftest import REPO, finished_output, start_training, tiny_train_options, write_options, write_pairs
+from conftest import (REPO, finished_output, start_training, tiny_train_options, wake_global_parts, write_options,
+                      write_pairs)
 
 from msiagan.archs import MSIAGenerator
 from msiagan.utils.distributed import init_dist, slurm_environment
@@ -28,7 +29,8 @@ def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp('ddp')
     train_dirs = write_pairs(str(root / 'train'), ['a', 'b', 'c', 'd'], size=(32, 32))
     torch.manual_seed(0)
-    torch.save({'params': MSIAGenerator(num_feat=16, act='lrelu', global_branch=True).state_dict()}, root / 'init.pth')
+    initial = wake_global_parts(MSIAGenerator(num_feat=16, act='lrelu', global_branch=True))  # its gradients all > 0
+    torch.save({'params': initial.state_dict()}, root / 'init.pth')
     for name, batch, runner in (('ddp', 2, (*TORCHRUN, '--log-dir', str(root / 'ranks'), '--redirects', '3')),
                                 ('ddp_fast', 2, (*TORCHRUN, '--log-dir', str(root / 'ranks_fast'))),
                                 ('single', 4, ())):

@@ -228,3 +228,12 @@ def test_lq_frame_needs_a_generator_with_global_features(tmp_path):
     with pytest.raises(InputError, match='datasets:train:lq_frame: network_g MSIAGenerator has no global features '
                                          'to read the whole frame with'):
         make_model(tmp_path, train_set={'lq_frame': True})
+
+
+def test_lq_frame_without_frames_in_the_batches_is_named(tmp_path):
+    model = make_model(tmp_path, network_g={'type': 'MSIAGenerator', 'num_feat': 8, 'global_branch': True},
+                       train_set={'lq_frame': True})
+    model.feed_data({'lq': torch.rand(2, 3, 32, 32), 'gt': torch.rand(2, 3, 32, 32)})
+    with pytest.raises(InputError, match="datasets:train:lq_frame: the training batches carry no 'lq_frame' "
+                                         r'\(PairedLowLightDataset gives it; datasets:train:type is '):
+        model.optimize_parameters(1)

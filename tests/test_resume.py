@@ -239,7 +239,7 @@ def test_ctrl_c_stops_training_in_one_line_and_auto_resume_goes_on(tmp_path):
         pytest.skip('training ended before the signal came')
     assert process.returncode == 130 and 'Traceback' not in output, output[-3000:]
     assert output.splitlines()[-1] == ('msiagan-train: stopped (Ctrl-C); the checkpoints and training states saved '
-                                       'so far are whole: --auto_resume goes on from the last state')
+                                       'so far are whole: --auto_resume goes on from the last one, if any')
     resumed = start_training(tmp_path, options, (), '--auto_resume')
     output = finished_output(resumed)
     assert resumed.returncode == 0 and 'Resuming training from epoch' in output, output[-3000:]

@@ -30,8 +30,8 @@ class PairedLowLightDataset(data.Dataset):
         io_backend (dict): {type: disk} or {type: lmdb} (read-only, opened once per process: lmdb_envs).
         meta_info_file (str, optional): Use only the stems this file lists (first word of each line).
         check_images (bool): Decode every pair once when the dataset is built, so an unreadable file, a
-            pair of different sizes, or whole-frame training batches of mixed sizes (or of non-square frames
-            with use_rot) stop the run before training starts. Default: True.
+            pair of different sizes, or whole-frame (or lq_frame) training batches of mixed sizes (or of
+            non-square whole frames with use_rot) stop the run before training starts. Default: True.
         resize ([width, height], optional): Resize both images first, in every phase (the paper: [600, 400]).
         resize_interp (str): nearest | bilinear | bicubic | area | lanczos. Default: area.
         Training phase only:

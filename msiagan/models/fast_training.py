@@ -1,6 +1,6 @@
-"""Training-speed options of a BasicSR model: channels_last memory, mixed precision and torch.compile.
+"""Training-speed options of a BasicSR model: channels_last memory, mixed precision, torch.compile and G in chunks.
 
-Options under ``train`` (all off by default; the numbers they give are in docs/training.md):
+Options under ``train`` (all off by default; the numbers they give are in docs/speed.md):
     channels_last (bool): G, D, the EMA of G and each batch in channels-last (NHWC) memory order. Same
         results (to float rounding); convolutions run faster on CPUs and on GPUs with tensor cores.
     mixed_precision (str | None): ~ (float32), 'bf16' or 'fp16': G's and D's forward passes in that precision
@@ -44,7 +44,7 @@ def in_chunks(run, chunk, *batches):
     if not chunk or chunk >= len(batches[0]):
         return run(*batches)
     pieces = zip(*[batch.split(chunk) if batch is not None else [None] * -(-len(batches[0]) // chunk)
-                   for batch in batches])
+                   for batch in batches], strict=True)
     return torch.cat([run(*piece) for piece in pieces])
 
 

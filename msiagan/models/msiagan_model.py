@@ -57,7 +57,8 @@ class MSIAGANModel(FastTrainingMixin, DistributedModelMixin, AtomicCheckpointMix
         self.cri_ssim = build_loss(train_opt['ssim_opt']).to(self.device) if train_opt.get('ssim_opt') else None
         self.condition_d = train_opt.get('condition_d', True)
         self.d_loss_weight = train_opt.get('d_loss_weight', 0.5)
-        if self.opt.get('datasets', {}).get('train', {}).get('lq_frame', False):
+        self.reads_frames = self.opt.get('datasets', {}).get('train', {}).get('lq_frame', False)
+        if self.reads_frames:
             self.check_generator_reads_frames()
 
     def check_generator_reads_frames(self):
@@ -121,6 +122,8 @@ class MSIAGANModel(FastTrainingMixin, DistributedModelMixin, AtomicCheckpointMix
         """BasicSR's, plus the whole low-light frames of training crops ('lq_frame', datasets:train:lq_frame)."""
         super().feed_data(data)
         self.lq_frame = data['lq_frame'].to(self.device) if 'lq_frame' in data else None
+        if self.lq_frame is not None and self.channels_last:
+            self.lq_frame = self.lq_frame.contiguous(memory_format=torch.channels_last)
 
     def enhance_lq(self):
         """G's output for the current lq, ``train:generator_chunk`` crops at a time; with lq_frame, from the global
@@ -146,6 +149,9 @@ class MSIAGANModel(FastTrainingMixin, DistributedModelMixin, AtomicCheckpointMix
         return OrderedDict((name, criterion(output, self.gt)) for name, criterion in criteria if criterion)
 
     def optimize_parameters(self, current_iter):
+        if self.reads_frames and self.lq_frame is None:
+            raise InputError("datasets:train:lq_frame: the training batches carry no 'lq_frame' (PairedLowLightDataset "
+                             f"gives it; datasets:train:type is {self.opt['datasets']['train'].get('type')})")
         # generator: content losses + fool D (D frozen)
         for p in self.net_d.parameters():
             p.requires_grad = False

@@ -43,6 +43,6 @@ def run_cli(program, pipeline, is_train=None):
         if '--debug' in sys.argv:
             raise
         saved = ('; the checkpoints and training states saved so far are whole: --auto_resume goes on from the last '
-                 'state' if is_train else '')
+                 'one, if any' if is_train else '')
         print(f'{program}: stopped (Ctrl-C){saved}', file=sys.stderr)
         sys.exit(130)
