@@ -24,10 +24,10 @@ TOTAL_ITER = 12
 def training_options(root, name, fast=False):
     """6 pairs of 40x40, random 32x32 crops with flips and rotations, batch 2: 3 steps an epoch, so states
     every 2 steps fall inside epochs; data loaded in the training process (num_worker_per_gpu 0). ``fast``:
-    through the fast path (cached data, channels_last, bf16)."""
+    through the fast path (cached data, channels_last, bf16, G a crop at a time)."""
     train_dirs = write_pairs(str(root / 'train'), [f'{i}' for i in range(6)], size=(40, 40))
     val_dirs = write_pairs(str(root / 'val'), ['v'], size=(32, 32), seed=1)
-    fast_options = dict(channels_last=True, mixed_precision='bf16') if fast else {}
+    fast_options = dict(channels_last=True, mixed_precision='bf16', generator_chunk=1) if fast else {}
     opt = tiny_train_options(name, train_dirs, val_dirs, total_iter=TOTAL_ITER, **fast_options)
     opt['datasets']['train']['dataset_enlarge_ratio'] = 1
     opt['datasets']['train']['cache'] = 'memory' if fast else None
