@@ -98,9 +98,9 @@ class FastTrainingMixin:
     def feed_data(self, data):
         super().feed_data(data)
         if self.channels_last:
-            self.lq = self.lq.contiguous(memory_format=torch.channels_last)
-            if hasattr(self, 'gt'):
-                self.gt = self.gt.contiguous(memory_format=torch.channels_last)
+            for name in ('lq', 'gt', 'lq_frame'):  # those fed
+                if getattr(self, name, None) is not None:
+                    setattr(self, name, getattr(self, name).contiguous(memory_format=torch.channels_last))
 
     def autocast(self):
         """The block runs in ``train:mixed_precision`` (a no-op without it)."""

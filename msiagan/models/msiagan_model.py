@@ -120,10 +120,8 @@ class MSIAGANModel(FastTrainingMixin, DistributedModelMixin, AtomicCheckpointMix
 
     def feed_data(self, data):
         """BasicSR's, plus the whole low-light frames of training crops ('lq_frame', datasets:train:lq_frame)."""
-        super().feed_data(data)
         self.lq_frame = data['lq_frame'].to(self.device) if 'lq_frame' in data else None
-        if self.lq_frame is not None and self.channels_last:
-            self.lq_frame = self.lq_frame.contiguous(memory_format=torch.channels_last)
+        super().feed_data(data)
 
     def enhance_lq(self):
         """G's output for the current lq, ``train:generator_chunk`` crops at a time; with lq_frame, from the global
