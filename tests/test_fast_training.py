@@ -133,10 +133,16 @@ def test_precision_options_are_checked(tmp_path):
         make_model(tmp_path, channels_last='yes')
 
 
-def test_generator_chunks_give_the_whole_batch_output_and_are_checked(tmp_path):
+def frame_reading_model(tmp_path, **train_overrides):
+    """A model with datasets:train:lq_frame and a generator with a global branch, its last layer awake."""
     model = make_model(tmp_path, network_g={'type': 'MSIAGenerator', 'num_feat': 8, 'global_branch': True},
-                       generator_chunk=2, train_set={'lq_frame': True})
+                       train_set={'lq_frame': True}, **train_overrides)
     wake_global_parts(model.net_g)
+    return model
+
+
+def test_generator_chunks_give_the_whole_batch_output_and_are_checked(tmp_path):
+    model = frame_reading_model(tmp_path, generator_chunk=2)
     torch.manual_seed(0)
     frames = torch.rand(5, 3, 40, 48)
     model.feed_data({'lq': frames[..., :32, :32], 'gt': frames[..., :32, :32], 'lq_frame': frames})
@@ -208,9 +214,7 @@ def test_lq_frame_batches_need_one_frame_size(train_pairs):
 
 
 def test_generator_reads_its_global_features_from_the_whole_frame(tmp_path):
-    model = make_model(tmp_path, network_g={'type': 'MSIAGenerator', 'num_feat': 8, 'global_branch': True},
-                       train_set={'lq_frame': True})
-    wake_global_parts(model.net_g)
+    model = frame_reading_model(tmp_path)
     torch.manual_seed(0)
     frame = torch.rand(2, 3, 48, 64)
     crop = frame[..., 8:40, 16:48]
@@ -231,8 +235,7 @@ def test_lq_frame_needs_a_generator_with_global_features(tmp_path):
 
 
 def test_lq_frame_without_frames_in_the_batches_is_named(tmp_path):
-    model = make_model(tmp_path, network_g={'type': 'MSIAGenerator', 'num_feat': 8, 'global_branch': True},
-                       train_set={'lq_frame': True})
+    model = frame_reading_model(tmp_path)
     model.feed_data({'lq': torch.rand(2, 3, 32, 32), 'gt': torch.rand(2, 3, 32, 32)})
     with pytest.raises(InputError, match="datasets:train:lq_frame: the training batches carry no 'lq_frame' "
                                          r'\(PairedLowLightDataset gives it; datasets:train:type is '):
