@@ -29,14 +29,17 @@ def test_options_file_trains_and_validates_a_step(name, tmp_path):
     model = build_model(opt)
     torch.manual_seed(0)
     gt = torch.rand(2, 3, 64, 64)
-    model.feed_data({'lq': gt / 8, 'gt': gt})
+    batch = {'lq': gt / 8, 'gt': gt}
+    if opt['datasets']['train'].get('lq_frame'):  # each crop's whole low-light frame, as PairedLowLightDataset gives
+        batch['lq_frame'] = torch.rand(2, 3, 96, 80) / 8
+    model.feed_data(batch)
     logits = []
-    model.net_d.register_forward_hook(lambda module, inputs, output: logits.append(output.detach()))
+    model.net_d.register_forward_hook(lambda module, inputs, output: logits.append(output.detach().float()))
     model.optimize_parameters(1)
     log = model.get_current_log()
     assert all(torch.isfinite(torch.tensor(v)) for v in log.values())
     # every loss term of the file at its weight, on the output of the step (G's update comes first)
-    train, output = opt['train'], model.output.detach()
+    train, output = opt['train'], model.output.detach().float()  # bf16 options: losses are float32
     expected = {'l_g_pix': train['pixel_opt']['loss_weight'] * (output - gt).abs().mean(),
                 'l_g_mac': build_loss(train['mac_opt'])(output, gt),
                 'l_g_ssim': build_loss(train['ssim_opt'])(output, gt),
