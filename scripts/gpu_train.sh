@@ -4,7 +4,7 @@
 #   bash scripts/gpu_train.sh DEADLINE          # DEADLINE: seconds from the start by which all must be done
 # 1. installs the wheels of .whl/ into /tmp/site and unpacks .carry/lol/ into datasets/LOL-v1/our485 (checked);
 # 2. measures the recommended options' training speed, plain and fast (scripts/benchmark_train.py);
-# 3. trains options/lol_gan_recommended.yml (as the shipped weights were trained) through the fast path (cache on
+# 3. trains options/lol_gan_recommended.yml (the shipped weights' first run) through the fast path (cache on
 #    the GPU, bf16, torch.compile) for as many iterations as that speed fits into what is left of DEADLINE after
 #    a reserve for start-up, validations and the last step, with 10 validations and checkpoints; stopped at
 #    DEADLINE minus 30 s whatever happens;
