@@ -1,12 +1,12 @@
-"""MACLoss and SSIMLoss against independent computations (NumPy, SciPy, scikit-image, BasicSR's metric)."""
+"""MACLoss, SSIMLoss and PSNRLoss against independent computations (NumPy, SciPy, scikit-image, BasicSR's metrics)."""
 import numpy as np
 import pytest
 import torch
-from basicsr.metrics.psnr_ssim import calculate_ssim_pt
+from basicsr.metrics.psnr_ssim import calculate_psnr_pt, calculate_ssim_pt
 from scipy.ndimage import uniform_filter
 from skimage.metrics import structural_similarity
 
-from msiagan.losses import MACLoss, SSIMLoss
+from msiagan.losses import MACLoss, PSNRLoss, SSIMLoss
 
 
 @pytest.fixture
@@ -82,7 +82,23 @@ def test_ssim_loss_matches_scikit_image(images):
         assert SSIMLoss(reduction='none')(pred, target)[i].item() == pytest.approx(1 - ssim, abs=1e-6)
 
 
-@pytest.mark.parametrize('loss', [MACLoss(), SSIMLoss()])
+def test_psnr_loss_is_minus_basicsrs_mean_psnr(images):
+    pred, target = images
+    psnr = calculate_psnr_pt(pred, target, crop_border=0)  # one value per image, in dB, with the same eps 1e-8
+    assert PSNRLoss(loss_weight=0.5)(pred, target).item() == pytest.approx(-0.5 * psnr.mean().item(), rel=1e-10)
+
+
+def test_psnr_loss_weighs_each_image_by_the_log_of_its_error():
+    target = torch.full((2, 3, 8, 8), 0.5)
+    pred = target + torch.tensor([0.01, 0.2]).view(2, 1, 1, 1)  # one image close, one far off
+    pred.requires_grad_()
+    PSNRLoss()(pred, target).backward()
+    grad_close, grad_far = pred.grad[0].abs().mean().item(), pred.grad[1].abs().mean().item()
+    assert grad_close == pytest.approx(20 * grad_far, rel=1e-4)  # gradient of log(e^2) ~ 1/e, unlike MSE's ~ e
+    assert PSNRLoss()(target, target).item() == pytest.approx(-80.0)  # bounded by eps 1e-8
+
+
+@pytest.mark.parametrize('loss', [MACLoss(), SSIMLoss(), PSNRLoss()])
 def test_losses_are_differentiable(images, loss):
     pred, target = images
     pred = pred.clone().requires_grad_()

@@ -8,7 +8,7 @@ def test_registered_names():
     assert {'MSIAGenerator', 'PatchGANDiscriminator', 'UNetGenerator'} <= set(ARCH_REGISTRY.keys())
     metrics = {'calculate_brightness_error', 'calculate_psnr_gtmean', 'calculate_ssim_gtmean'}
     assert metrics <= set(METRIC_REGISTRY.keys())
-    assert {'MACLoss', 'SSIMLoss', 'L1Loss', 'GANLoss'} <= set(LOSS_REGISTRY.keys())
+    assert {'MACLoss', 'SSIMLoss', 'PSNRLoss', 'L1Loss', 'GANLoss'} <= set(LOSS_REGISTRY.keys())
     assert 'MSIAGANModel' in MODEL_REGISTRY
     assert 'PairedLowLightDataset' in DATASET_REGISTRY
 
