@@ -27,7 +27,7 @@ from msiagan.inference import DEFAULT_TILE_PAD, Enhancer
 from msiagan.inference.visualize import labelled_grid
 from msiagan.utils.entry import run_cli
 from msiagan.utils.errors import InputError, OutputError
-from msiagan.utils.weights import SHIPPED_WEIGHTS
+from msiagan.utils.weights import SHIPPED_WEIGHTS, add_param_key_argument
 from msiagan.utils.writing import write_image_atomically
 
 AUTO_TILE, AUTO_TILE_PIXELS = 512, 2_500_000  # images above ~2.5 MP go through in 512-pixel tiles
@@ -72,8 +72,7 @@ def parse_args(argv=None):
                         '(default: the shipped LOL-v1 weights)')
     parser.add_argument('-opt', '--options', help='options file whose network_g describes the weights '
                         '(default: <weights>.yml beside them, or the experiment folder\'s copy)')
-    parser.add_argument('--param-key', choices=['params', 'params_ema'],
-                        help='which weights of a BasicSR checkpoint (default: params_ema if present)')
+    add_param_key_argument(parser, 'a BasicSR checkpoint')
     parser.add_argument('--tile', type=int, help='process tiles of this many pixels (0: whole image; '
                         f'default: {AUTO_TILE} for images over {AUTO_TILE_PIXELS / 1e6:.1f} MP, else whole)')
     parser.add_argument('--tile-pad', type=int, help='context pixels around each tile (default: as far as the '

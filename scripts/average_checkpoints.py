@@ -18,7 +18,7 @@ import torch
 from msiagan.utils.checkpoint import atomic_save
 from msiagan.utils.entry import run_cli
 from msiagan.utils.errors import InputError
-from msiagan.utils.weights import read_weights
+from msiagan.utils.weights import add_param_key_argument, read_weights
 
 
 def average_state_dicts(named_state_dicts):
@@ -58,8 +58,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('checkpoints', nargs='+', help='net_g_*.pth of one run (or bare generator state dicts)')
     parser.add_argument('--out', required=True, help='checkpoint to write (.pth)')
-    parser.add_argument('--param-key', choices=['params', 'params_ema'],
-                        help='which weights of each checkpoint (default: params_ema if present)')
+    add_param_key_argument(parser, 'each checkpoint')
     parser.add_argument('--debug', action='store_true', help='show the traceback of an input error')
     args = parser.parse_args(argv)
     run_cli('average_checkpoints.py', lambda: report(args))

@@ -16,7 +16,7 @@ from msiagan.inference import fit_generator, load_network_options
 from msiagan.utils.checkpoint import atomic_save
 from msiagan.utils.entry import run_cli
 from msiagan.utils.errors import InputError
-from msiagan.utils.weights import find_options, read_weights
+from msiagan.utils.weights import add_param_key_argument, find_options, read_weights
 
 
 def export(checkpoint, out, options=None, param_key=None):
@@ -43,8 +43,7 @@ def main(argv=None):
     parser.add_argument('checkpoint', help='net_g_*.pth saved by BasicSR (or any generator weights file)')
     parser.add_argument('--out', required=True, help='release weights file to write (.pth)')
     parser.add_argument('-opt', '--options', help="options file with network_g (default: the experiment's copy)")
-    parser.add_argument('--param-key', choices=['params', 'params_ema'],
-                        help='which weights of the checkpoint (default: params_ema if present)')
+    add_param_key_argument(parser, 'the checkpoint')
     parser.add_argument('--debug', action='store_true', help='show the traceback of an input error')
     args = parser.parse_args(argv)
     run_cli('export_weights.py', lambda: report(args))

@@ -24,6 +24,12 @@ def find_options(weights):
     raise InputError(f'{weights}: no options file found beside it or in its experiment folder; give -opt')
 
 
+def add_param_key_argument(parser, of='a BasicSR checkpoint'):
+    """Add --param-key to an argparse ``parser``: which weights of ``of`` read_weights takes."""
+    parser.add_argument('--param-key', choices=['params', 'params_ema'],
+                        help=f'which weights of {of} (default: params_ema if present)')
+
+
 LOAD_ERRORS = (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, KeyError)  # of torch.load on a bad file
 
 
