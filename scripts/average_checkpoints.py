@@ -44,7 +44,7 @@ def average_state_dicts(named_state_dicts):
 def average_checkpoints(checkpoints, out, param_key=None):
     """Write the average of ``checkpoints`` (paths) to ``out`` as {'params': ...}; returns the keys read."""
     if len(checkpoints) < 2:
-        raise InputError(f'average_checkpoints.py: give at least two checkpoints (got {len(checkpoints)})')
+        raise InputError(f'give at least two checkpoints to average (got {len(checkpoints)})')
     if osp.abspath(out) in {osp.abspath(path) for path in checkpoints}:
         raise InputError(f'--out {out}: is one of the checkpoints to average; write elsewhere')
     read = [(path, read_weights(path, param_key)) for path in checkpoints]
