@@ -3,7 +3,8 @@
     python scripts/exposure_stats.py --data datasets/LOL-v1/our485 \\
         --meta-info msiagan/data/meta_info/lol_v1_train.txt
     python scripts/exposure_stats.py --data datasets/LOL-v1/our485 \\
-        --meta-info msiagan/data/meta_info/lol_v1_val.txt --grey-level 117.2   # the training split's average
+        --meta-info msiagan/data/meta_info/lol_v1_val.txt --grey-level 117.2 \\
+        --fit-meta-info msiagan/data/meta_info/lol_v1_train.txt   # the training split's average; fitted on it
 
 prints, over the pairs, the references' grey means (average and standard deviation), the Pearson
 correlation of the inputs' grey means, and of log(1 + them), with the references' grey means, and the
@@ -17,10 +18,18 @@ mean --grey-level (default: the references' average) against itself. That is wha
 enhancer right in everything but the exposure, which it set to that one level for every image, would score:
 the ceiling of plain PSNR for models whose exposure does not follow the reference's. Give the training split's
 average for another split, so that the level is not fitted to the split it is scored on.
+
+With --fit-meta-info (another split of --data, e.g. the training split's) it also prints how well the input's
+exposure, described by many statistics at once, predicts the reference's grey mean: a ridge regression
+(penalty RIDGE on standardised features) of the references' grey means on ``exposure_features`` of the
+inputs, fitted on those pairs and scored on these, as its mean absolute error in grey levels (beside the
+constant guess of the fitted pairs' average) and its Pearson r. compare.py's brightness error of a model on
+the same pairs says whether the model reads the input's exposure as well as such a regression does.
 """
 import argparse
 
 import msiagan  # noqa: F401  (first: makes basicsr importable)
+import cv2
 import numpy as np
 from basicsr.metrics import calculate_psnr
 from msiagan.data.image_io import read_bgr_uint8
@@ -31,6 +40,7 @@ from msiagan.utils.errors import InputError
 
 
 MAX_PSNR = 100.0  # dB
+RIDGE = 1.0  # fixed, not tuned on the split scored: light against the 460 training pairs of LOL-v1
 
 
 def fixed_exposure_psnr(reference_paths, level):
@@ -65,6 +75,43 @@ def exposure_stats(pairs, grey_level=None):
     }
 
 
+def exposure_features(img):
+    """Statistics of the exposure of a uint8 (H, W, 3) BGR image, float64 (63,), all of log(1 + level):
+    a 24-bin histogram of the grey levels (fractions of the pixels), 9 percentiles (1 to 99) of them, each
+    channel's mean and standard deviation, and the grey levels area-averaged to a 6x4 grid (their layout)."""
+    log_img = np.log1p(img.astype(np.float64))
+    log_grey = np.log1p(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY).astype(np.float64))
+    histogram = np.histogram(log_grey, bins=24, range=(0, np.log1p(255)))[0] / log_grey.size
+    percentiles = np.percentile(log_grey, [1, 5, 10, 25, 50, 75, 90, 95, 99])
+    channels = np.concatenate([log_img.mean(axis=(0, 1)), log_img.std(axis=(0, 1))])
+    layout = cv2.resize(log_grey, (6, 4), interpolation=cv2.INTER_AREA).ravel()
+    return np.concatenate([histogram, percentiles, channels, layout])
+
+
+def exposure_prediction(fit_pairs, pairs):
+    """Dict: the 'prediction error' and 'prediction r' on ``pairs`` of the ridge regression fitted on
+    ``fit_pairs`` (module docstring), and the 'fitted-average error' of the constant guess of their average."""
+    if len(fit_pairs) < 2:
+        raise InputError(f'{len(fit_pairs)} pair(s) to fit on: a regression needs at least two')
+
+    def features_and_targets(some_pairs):
+        features = np.array([exposure_features(read_bgr_uint8(pair['lq_path'])) for pair in some_pairs])
+        return features, np.array([grey_mean(read_bgr_uint8(pair['gt_path'])) for pair in some_pairs])
+
+    fit_features, fit_targets = features_and_targets(fit_pairs)
+    features, targets = features_and_targets(pairs)
+    centre, spread = fit_features.mean(0), fit_features.std(0) + 1e-6
+    design = (fit_features - centre) / spread
+    weights = np.linalg.solve(design.T @ design + RIDGE * np.eye(design.shape[1]),
+                              design.T @ (fit_targets - fit_targets.mean()))
+    predictions = (features - centre) / spread @ weights + fit_targets.mean()
+    return {
+        'prediction error': np.abs(predictions - targets).mean(),
+        'prediction r': np.corrcoef(predictions, targets)[0, 1],
+        'fitted-average error': np.abs(targets - fit_targets.mean()).mean(),
+    }
+
+
 def report(args):
     pairs = paired_paths_from_root(args.data, args.meta_info)
     if args.grey_level is not None and not 0 < args.grey_level <= 255:
@@ -75,6 +122,12 @@ def report(args):
           f"r(log input, reference) {stats['r(log input, reference)']:.3f}; brightness error of the best "
           f"constant guess {stats['constant-guess error']:.1f} grey levels; PSNR at one fixed exposure (grey level "
           f"{stats['fixed grey level']:.1f}) {stats['fixed-exposure PSNR']:.2f} dB")
+    if args.fit_meta_info:
+        fit_pairs = paired_paths_from_root(args.data, args.fit_meta_info)
+        prediction = exposure_prediction(fit_pairs, pairs)
+        print(f"fitted on {len(fit_pairs)} pairs, a regression on the inputs' exposure statistics predicts the "
+              f"references' grey means to {prediction['prediction error']:.1f} grey levels (r "
+              f"{prediction['prediction r']:.3f}); their average alone to {prediction['fitted-average error']:.1f}")
 
 
 def main(argv=None):
@@ -83,6 +136,9 @@ def main(argv=None):
     parser.add_argument('--meta-info', help='use only the stems this meta_info file lists (e.g. the training split)')
     parser.add_argument('--grey-level', type=float,
                         help="the fixed exposure's grey mean in [0, 255] (default: the references' average)")
+    parser.add_argument('--fit-meta-info',
+                        help="also fit a regression of the references' grey means on the inputs' exposure statistics "
+                             "over the pairs this meta_info file lists, and score it on the others (module docstring)")
     parser.add_argument('--debug', action='store_true', help='show the traceback of an input error')
     args = parser.parse_args(argv)
     run_cli('exposure_stats.py', lambda: report(args))

@@ -53,7 +53,7 @@ def test_options_file_trains_and_validates_a_step(name, tmp_path):
 
 
 def test_baselines_train_like_lol_gan():
-    """The README's "the same model, data and losses as lol_gan.yml": only the name and network_g differ."""
+    """docs/comparing.md's "the same model, data and losses as options/lol_gan.yml": only the name and network_g differ."""
     files = {}
     for name in ('lol_gan.yml', 'lol_unet_baseline.yml', 'lol_rrdb_baseline.yml'):
         with open(osp.join(REPO, 'options', name)) as f:

@@ -65,3 +65,47 @@ def test_prints_one_line_and_names_a_meta_info_stem_without_pair(tmp_path, capsy
     (tmp_path / 'one.txt').write_text('0\n')
     assert '1 pair(s): a correlation needs at least two' in run_script(
         exposure_stats, '--data', tmp_path, '--meta-info', tmp_path / 'one.txt')
+
+
+def test_exposure_features_are_the_log_histogram_percentiles_channels_and_layout():
+    img = np.zeros((40, 60, 3), np.uint8)
+    img[:, :30] = (0, 0, 255)  # left half red, right half black
+    features = exposure_stats.exposure_features(img)
+    grey_red = np.log1p(76)  # OpenCV's luma of pure red, rounded: 0.299 * 255
+    assert features.shape == (63,)
+    histogram, percentiles, channels, layout = features[:24], features[24:33], features[33:39], features[39:]
+    assert histogram.sum() == pytest.approx(1) and histogram[0] == pytest.approx(0.5)
+    assert histogram[int(grey_red / (np.log1p(255) / 24))] == pytest.approx(0.5)
+    assert percentiles[0] == 0 and percentiles[-1] == pytest.approx(grey_red)
+    assert channels[:3] == pytest.approx([0, 0, np.log1p(255) / 2])  # B, G, R means
+    assert layout.reshape(4, 6)[:, :3] == pytest.approx(np.full((4, 3), grey_red))
+    assert layout.reshape(4, 6)[:, 3:] == pytest.approx(np.zeros((4, 3)))
+
+
+def test_a_reference_that_follows_the_input_exposure_is_predicted_on_held_out_pairs(tmp_path):
+    """References 200 log(1 + input) - 800 (rounded): predicted to within the rounding; their average is far off."""
+    def reference(level):
+        return int(round(200 * np.log1p(level) - 800))
+    fit_pairs = write_flat_pairs(tmp_path / 'fit', [(level, reference(level)) for level in (105, 109, 113, 117, 121, 125)])
+    pairs = write_flat_pairs(tmp_path / 'held', [(level, reference(level)) for level in (107, 111, 119, 123)])
+    prediction = exposure_stats.exposure_prediction(fit_pairs, pairs)
+    assert prediction['prediction error'] < 1
+    assert prediction['prediction r'] > 0.99
+    fitted_average = np.mean([reference(level) for level in (105, 109, 113, 117, 121, 125)])
+    assert prediction['fitted-average error'] == pytest.approx(
+        np.mean([abs(reference(level) - fitted_average) for level in (107, 111, 119, 123)]))
+    with pytest.raises(InputError, match=r'1 pair\(s\) to fit on: a regression needs at least two'):
+        exposure_stats.exposure_prediction(fit_pairs[:1], pairs)
+
+
+def test_prints_the_prediction_line_with_fit_meta_info(tmp_path, capsys):
+    write_flat_pairs(tmp_path, [(10, 100), (20, 120), (40, 160), (30, 140)])
+    (tmp_path / 'fit.txt').write_text('0\n1\n2\n')
+    (tmp_path / 'held.txt').write_text('3\n')
+    (tmp_path / 'held2.txt').write_text('3\n1\n')
+    assert run_script(exposure_stats, '--data', tmp_path, '--meta-info', tmp_path / 'held2.txt',
+                      '--fit-meta-info', tmp_path / 'fit.txt') is None
+    last = capsys.readouterr().out.splitlines()[-1]
+    assert last.startswith("fitted on 3 pairs, a regression on the inputs' exposure statistics predicts the "
+                           "references' grey means to ")
+    assert last.endswith('their average alone to 10.0')  # |140 - 126.7| and |120 - 126.7|, averaged
