@@ -4,7 +4,7 @@
         --meta-info msiagan/data/meta_info/lol_v1_train.txt
     python scripts/exposure_stats.py --data datasets/LOL-v1/our485 \\
         --meta-info msiagan/data/meta_info/lol_v1_val.txt --grey-level 117.2 \\
-        --fit-meta-info msiagan/data/meta_info/lol_v1_train.txt   # the training split's average; fitted on it
+        --fit-meta-info msiagan/data/meta_info/lol_v1_train.txt   # the level and the regression from the training split
 
 prints, over the pairs, the references' grey means (average and standard deviation), the Pearson
 correlation of the inputs' grey means, and of log(1 + them), with the references' grey means, and the
@@ -138,7 +138,7 @@ def main(argv=None):
                         help="the fixed exposure's grey mean in [0, 255] (default: the references' average)")
     parser.add_argument('--fit-meta-info',
                         help="also fit a regression of the references' grey means on the inputs' exposure statistics "
-                             "over the pairs this meta_info file lists, and score it on the others (module docstring)")
+                             "over the pairs this meta_info file lists, and score it on those of --meta-info (module docstring)")
     parser.add_argument('--debug', action='store_true', help='show the traceback of an input error')
     args = parser.parse_args(argv)
     run_cli('exposure_stats.py', lambda: report(args))
