@@ -24,7 +24,9 @@ from msiagan.utils.weights import add_param_key_argument, read_weights
 def average_state_dicts(named_state_dicts):
     """The uniform mean of [(file name, state dict), ...]; a file whose tensors differ from the first's is named."""
     (first_name, first), rest = named_state_dicts[0], named_state_dicts[1:]
-    sums = {key: tensor.double() if tensor.is_floating_point() else tensor for key, tensor in first.items()}
+    # a copy even of float64 tensors, which .double() would return as they are: the sums must not alias the input
+    sums = {key: tensor.to(torch.float64, copy=True) if tensor.is_floating_point() else tensor
+            for key, tensor in first.items()}
     for name, state_dict in rest:
         if state_dict.keys() != first.keys():
             differing = sorted(state_dict.keys() ^ first.keys())

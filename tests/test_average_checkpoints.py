@@ -61,3 +61,10 @@ def test_refuses_one_checkpoint_and_overwriting_an_input(tmp_path):
     paths, _ = checkpoints(tmp_path, 2)
     assert 'at least two' in run_script(average_checkpoints, paths[0], '--out', tmp_path / 'a.pth')
     assert 'is one of the checkpoints' in run_script(average_checkpoints, *paths, '--out', paths[1])
+
+
+def test_float64_weights_are_averaged_without_changing_the_first_checkpoint():
+    first, second = {'w': torch.tensor([1.0, 3.0], dtype=torch.float64)}, {'w': torch.tensor([3.0, 5.0], dtype=torch.float64)}
+    average = average_checkpoints.average_state_dicts([('a.pth', first), ('b.pth', second)])
+    assert torch.equal(average['w'], torch.tensor([2.0, 4.0], dtype=torch.float64))
+    assert torch.equal(first['w'], torch.tensor([1.0, 3.0], dtype=torch.float64))
