@@ -21,6 +21,22 @@ def test_one_step_logs_every_term_and_updates_both_networks(tmp_path):
     assert any(not torch.equal(a, b) for a, b in zip(d_before, model.net_d.parameters()))
 
 
+def test_zero_gan_weight_trains_the_generator_alone(tmp_path):
+    """gan_opt loss_weight 0: D is never run or updated; G takes the content losses' step, logged as its total."""
+    model = make_model(tmp_path, gan_opt={'type': 'GANLoss', 'gan_type': 'vanilla', 'loss_weight': 0})
+    feed(model)
+    g_before = [p.detach().clone() for p in model.net_g.parameters()]
+    d_before = [p.detach().clone() for p in model.net_d.parameters()]
+    calls = []
+    model.net_d.register_forward_hook(lambda module, inputs, output: calls.append(module))
+    model.optimize_parameters(1)
+    log = model.get_current_log()
+    assert not calls and set(log) == {'l_g_pix', 'l_g_mac', 'l_g_ssim', 'l_g_total'}
+    assert log['l_g_total'] == pytest.approx(log['l_g_pix'] + log['l_g_mac'] + log['l_g_ssim'], rel=1e-5)
+    assert any(not torch.equal(a, b) for a, b in zip(g_before, model.net_g.parameters()))
+    assert all(torch.equal(a, b) for a, b in zip(d_before, model.net_d.parameters()))
+
+
 def test_discriminator_is_conditioned_on_the_input(tmp_path):
     model = make_model(tmp_path)
     feed(model)

@@ -27,6 +27,8 @@ class MSIAGANModel(FastTrainingMixin, DistributedModelMixin, AtomicCheckpointMix
         condition_d (bool): D sees cat[lq, image] (pix2pix, 6 channels); False: the image alone, for
             unconditional discriminators such as BasicSR's own. Default: True.
         d_loss_weight (float): Weight of the discriminator loss. Default: 0.5 (pix2pix and the paper).
+        gan_opt's loss_weight 0: content-only training. D is neither run nor updated (about half the cost of a
+            step), and is saved as it was built or loaded, so the run resumes and restarts like any other.
         optim_g, optim_d: ``type`` is any torch.optim class name (Adam, AdamW, Adadelta, ...); the other
             keys are its arguments.
         skip_nonfinite (bool): True: a NaN or infinite loss skips the update it belongs to (a G loss: the whole
@@ -57,6 +59,7 @@ class MSIAGANModel(FastTrainingMixin, DistributedModelMixin, AtomicCheckpointMix
         self.cri_ssim = build_loss(train_opt['ssim_opt']).to(self.device) if train_opt.get('ssim_opt') else None
         self.condition_d = train_opt.get('condition_d', True)
         self.d_loss_weight = train_opt.get('d_loss_weight', 0.5)
+        self.trains_d = train_opt['gan_opt'].get('loss_weight', 1.0) != 0
         self.reads_frames = self.opt.get('datasets', {}).get('train', {}).get('lq_frame', False)
         if self.reads_frames:
             self.check_generator_reads_frames()
@@ -159,15 +162,22 @@ class MSIAGANModel(FastTrainingMixin, DistributedModelMixin, AtomicCheckpointMix
         loss_dict = OrderedDict()
         if current_iter % self.net_d_iters == 0 and current_iter > self.net_d_init_iters:
             loss_dict.update(self.content_losses())
-            loss_dict['l_g_gan'] = self.cri_gan(self.discriminate(self.output), True, is_disc=False)
+            if self.trains_d:
+                loss_dict['l_g_gan'] = self.cri_gan(self.discriminate(self.output), True, is_disc=False)
             if not self.losses_are_finite(loss_dict, current_iter):
                 self.log_dict = OrderedDict()  # the whole step is skipped: D would learn from a failed G step
                 return
             l_g_total = sum(loss_dict.values())
             loss_dict['l_g_total'] = l_g_total
             self.backward_and_step(l_g_total, self.optimizer_g, 'g')
+        if self.trains_d:
+            self.optimize_discriminator(loss_dict, current_iter)
+        self.log_dict = self.reduce_loss_dict(loss_dict)
+        if self.ema_decay > 0:
+            self.model_ema(decay=self.ema_decay)
 
-        # discriminator: real -> 1, enhanced -> 0
+    def optimize_discriminator(self, loss_dict, current_iter):
+        """One D step, real -> 1 and the current output -> 0; adds D's losses and mean logits to loss_dict."""
         for p in self.net_d.parameters():
             p.requires_grad = True
         self.optimizer_d.zero_grad()
@@ -180,10 +190,6 @@ class MSIAGANModel(FastTrainingMixin, DistributedModelMixin, AtomicCheckpointMix
         if self.losses_are_finite({name: loss_dict[name] for name in ('l_d_real', 'l_d_fake')}, current_iter):
             self.backward_and_step(self.d_loss_weight * (loss_dict['l_d_real'] + loss_dict['l_d_fake']),
                                    self.optimizer_d, 'd')
-
-        self.log_dict = self.reduce_loss_dict(loss_dict)
-        if self.ema_decay > 0:
-            self.model_ema(decay=self.ema_decay)
 
     def losses_are_finite(self, losses, current_iter):
         """True if every loss (name -> scalar tensor) is finite in every process, before any is used.
