@@ -27,8 +27,9 @@ class MSIAGANModel(FastTrainingMixin, DistributedModelMixin, AtomicCheckpointMix
         condition_d (bool): D sees cat[lq, image] (pix2pix, 6 channels); False: the image alone, for
             unconditional discriminators such as BasicSR's own. Default: True.
         d_loss_weight (float): Weight of the discriminator loss. Default: 0.5 (pix2pix and the paper).
-        gan_opt's loss_weight 0: content-only training. D is neither run nor updated (about half the cost of a
-            step), and is saved as it was built or loaded, so the run resumes and restarts like any other.
+        gan_opt's loss_weight 0: content-only training. D is neither run nor updated (the recommended generator's
+            steps run 1.6x faster, docs/speed.md), and is saved as it was built or loaded, so the run resumes and
+            restarts like any other.
         optim_g, optim_d: ``type`` is any torch.optim class name (Adam, AdamW, Adadelta, ...); the other
             keys are its arguments.
         skip_nonfinite (bool): True: a NaN or infinite loss skips the update it belongs to (a G loss: the whole
@@ -36,7 +37,8 @@ class MSIAGANModel(FastTrainingMixin, DistributedModelMixin, AtomicCheckpointMix
             loss, before any update or save. Default: False.
         channels_last, mixed_precision, compile, generator_chunk: training speed (msiagan.models.fast_training).
     Distributed (msiagan.utils.distributed) on GPUs and CPUs; checkpoints written atomically (msiagan.utils.checkpoint).
-    Logged: l_g_pix, l_g_mac, l_g_ssim, l_g_gan, l_g_total, l_d_real, l_d_fake, out_d_real, out_d_fake.
+    Logged: l_g_pix, l_g_mac, l_g_ssim, l_g_gan, l_g_total, l_d_real, l_d_fake, out_d_real, out_d_fake (content-only:
+    the first three and l_g_total).
     """
 
     def init_training_settings(self):
