@@ -53,25 +53,38 @@ def fixed_exposure_psnr(reference_paths, level):
     return float(np.mean(scores))
 
 
-def exposure_stats(pairs, grey_level=None):
-    """Dict of the statistics above for [{'lq_path', 'gt_path'}] (at least two pairs); grey_level: --grey-level."""
-    if len(pairs) < 2:
-        raise InputError(f'{len(pairs)} pair(s): a correlation needs at least two')
-    inputs = np.array([grey_mean(read_bgr_uint8(pair['lq_path'])) for pair in pairs])
-    reference_means = np.array([grey_mean(read_bgr_uint8(pair['gt_path'])) for pair in pairs])
-    black = [pair['gt_path'] for pair, mean in zip(pairs, reference_means) if mean == 0]
+def measure_pairs(pairs):
+    """Reads each of [{'lq_path', 'gt_path'}] once. Dict: 'input means' and 'reference means', float64 (N,)
+    grey means; 'input features', float64 (N, 63) ``exposure_features`` of the inputs; 'reference paths'."""
+    input_means, reference_means, input_features = [], [], []
+    for pair in pairs:
+        img = read_bgr_uint8(pair['lq_path'])
+        input_means.append(grey_mean(img))
+        input_features.append(exposure_features(img))
+        reference_means.append(grey_mean(read_bgr_uint8(pair['gt_path'])))
+    return {'input means': np.array(input_means), 'reference means': np.array(reference_means),
+            'input features': np.array(input_features).reshape(len(pairs), -1),
+            'reference paths': [pair['gt_path'] for pair in pairs]}
+
+
+def exposure_stats(measures, grey_level=None):
+    """Dict of the statistics above for ``measure_pairs``' dict (at least two pairs); grey_level: --grey-level."""
+    inputs, reference_means = measures['input means'], measures['reference means']
+    if len(inputs) < 2:
+        raise InputError(f'{len(inputs)} pair(s): a correlation needs at least two')
+    black = [path for path, mean in zip(measures['reference paths'], reference_means) if mean == 0]
     if black:
         raise InputError(f'{black[0]}: reference is black (grey mean 0), so it has no exposure to compare')
     level = reference_means.mean() if grey_level is None else grey_level
     return {
-        'pairs': len(pairs),
+        'pairs': len(inputs),
         'reference mean': reference_means.mean(),
         'reference std': reference_means.std(),
         'r(input, reference)': np.corrcoef(inputs, reference_means)[0, 1],
         'r(log input, reference)': np.corrcoef(np.log(inputs + 1), reference_means)[0, 1],
         'constant-guess error': np.abs(reference_means - reference_means.mean()).mean(),
         'fixed grey level': level,
-        'fixed-exposure PSNR': fixed_exposure_psnr([pair['gt_path'] for pair in pairs], level),
+        'fixed-exposure PSNR': fixed_exposure_psnr(measures['reference paths'], level),
     }
 
 
@@ -88,18 +101,14 @@ def exposure_features(img):
     return np.concatenate([histogram, percentiles, channels, layout])
 
 
-def exposure_prediction(fit_pairs, pairs):
-    """Dict: the 'prediction error' and 'prediction r' on ``pairs`` of the ridge regression fitted on
-    ``fit_pairs`` (module docstring), and the 'fitted-average error' of the constant guess of their average."""
-    if len(fit_pairs) < 2:
-        raise InputError(f'{len(fit_pairs)} pair(s) to fit on: a regression needs at least two')
-
-    def features_and_targets(some_pairs):
-        features = np.array([exposure_features(read_bgr_uint8(pair['lq_path'])) for pair in some_pairs])
-        return features, np.array([grey_mean(read_bgr_uint8(pair['gt_path'])) for pair in some_pairs])
-
-    fit_features, fit_targets = features_and_targets(fit_pairs)
-    features, targets = features_and_targets(pairs)
+def exposure_prediction(fit_measures, measures):
+    """Dict: the 'prediction error' and 'prediction r' on the pairs of ``measures`` of the ridge regression
+    fitted on those of ``fit_measures`` (both ``measure_pairs``' dicts; module docstring), and the
+    'fitted-average error' of the constant guess of the fitted pairs' average."""
+    fit_features, fit_targets = fit_measures['input features'], fit_measures['reference means']
+    if len(fit_targets) < 2:
+        raise InputError(f'{len(fit_targets)} pair(s) to fit on: a regression needs at least two')
+    features, targets = measures['input features'], measures['reference means']
     centre, spread = fit_features.mean(0), fit_features.std(0) + 1e-6
     design = (fit_features - centre) / spread
     weights = np.linalg.solve(design.T @ design + RIDGE * np.eye(design.shape[1]),
@@ -116,7 +125,8 @@ def report(args):
     pairs = paired_paths_from_root(args.data, args.meta_info)
     if args.grey_level is not None and not 0 < args.grey_level <= 255:
         raise InputError(f'--grey-level {args.grey_level}: must be in (0, 255]')
-    stats = exposure_stats(pairs, args.grey_level)
+    measures = measure_pairs(pairs)
+    stats = exposure_stats(measures, args.grey_level)
     print(f"{stats['pairs']} pairs; reference grey mean {stats['reference mean']:.1f} +- "
           f"{stats['reference std']:.1f}; r(input, reference) {stats['r(input, reference)']:.3f}; "
           f"r(log input, reference) {stats['r(log input, reference)']:.3f}; brightness error of the best "
@@ -124,7 +134,7 @@ def report(args):
           f"{stats['fixed grey level']:.1f}) {stats['fixed-exposure PSNR']:.2f} dB")
     if args.fit_meta_info:
         fit_pairs = paired_paths_from_root(args.data, args.fit_meta_info)
-        prediction = exposure_prediction(fit_pairs, pairs)
+        prediction = exposure_prediction(measure_pairs(fit_pairs), measures)
         print(f"fitted on {len(fit_pairs)} pairs, a regression on the inputs' exposure statistics predicts the "
               f"references' grey means to {prediction['prediction error']:.1f} grey levels (r "
               f"{prediction['prediction r']:.3f}); their average alone to {prediction['fitted-average error']:.1f}")

@@ -21,20 +21,25 @@ def write_flat_pairs(root, levels):
             for i in range(len(levels))]
 
 
+def measured(root, levels):
+    """``measure_pairs`` of ``write_flat_pairs(root, levels)``."""
+    return exposure_stats.measure_pairs(write_flat_pairs(root, levels))
+
+
 def test_a_reference_that_follows_the_input_correlates_and_one_that_does_not_does_not(tmp_path):
-    follows = exposure_stats.exposure_stats(write_flat_pairs(tmp_path / 'a', [(10, 100), (20, 120), (40, 160)]))
+    follows = exposure_stats.exposure_stats(measured(tmp_path / 'a', [(10, 100), (20, 120), (40, 160)]))
     assert follows['r(input, reference)'] == pytest.approx(1)
     assert follows['reference mean'] == pytest.approx(380 / 3)
     assert follows['constant-guess error'] == pytest.approx((80 / 3 + 20 / 3 + 100 / 3) / 3)
     independent = exposure_stats.exposure_stats(
-        write_flat_pairs(tmp_path / 'b', [(10, 100), (20, 160), (30, 160), (40, 100)]))
+        measured(tmp_path / 'b', [(10, 100), (20, 160), (30, 160), (40, 100)]))
     assert independent['r(input, reference)'] == pytest.approx(0, abs=1e-12)
     assert independent['constant-guess error'] == pytest.approx(30)
 
 
 def test_fixed_exposure_psnr_is_that_of_references_rescaled_to_one_grey_level(tmp_path):
     """Flat references at 100 and 140: at their average, 120, each is off by 20 grey levels everywhere."""
-    pairs = write_flat_pairs(tmp_path, [(10, 100), (20, 140)])
+    pairs = measured(tmp_path, [(10, 100), (20, 140)])
     at_average = exposure_stats.exposure_stats(pairs)
     assert at_average['fixed grey level'] == pytest.approx(120)
     assert at_average['fixed-exposure PSNR'] == pytest.approx(20 * np.log10(255 / 20))
@@ -45,7 +50,7 @@ def test_fixed_exposure_psnr_is_that_of_references_rescaled_to_one_grey_level(tm
 
 
 def test_a_black_reference_is_named(tmp_path):
-    pairs = write_flat_pairs(tmp_path, [(10, 100), (20, 0)])
+    pairs = measured(tmp_path, [(10, 100), (20, 0)])
     with pytest.raises(InputError, match=r'1\.png: reference is black \(grey mean 0\)'):
         exposure_stats.exposure_stats(pairs)
 
@@ -86,8 +91,8 @@ def test_a_reference_that_follows_the_input_exposure_is_predicted_on_held_out_pa
     """References 200 log(1 + input) - 800 (rounded): predicted to within the rounding; their average is far off."""
     def reference(level):
         return int(round(200 * np.log1p(level) - 800))
-    fit_pairs = write_flat_pairs(tmp_path / 'fit', [(level, reference(level)) for level in (105, 109, 113, 117, 121, 125)])
-    pairs = write_flat_pairs(tmp_path / 'held', [(level, reference(level)) for level in (107, 111, 119, 123)])
+    fit_pairs = measured(tmp_path / 'fit', [(level, reference(level)) for level in (105, 109, 113, 117, 121, 125)])
+    pairs = measured(tmp_path / 'held', [(level, reference(level)) for level in (107, 111, 119, 123)])
     prediction = exposure_stats.exposure_prediction(fit_pairs, pairs)
     assert prediction['prediction error'] < 1
     assert prediction['prediction r'] > 0.99
@@ -95,7 +100,19 @@ def test_a_reference_that_follows_the_input_exposure_is_predicted_on_held_out_pa
     assert prediction['fitted-average error'] == pytest.approx(
         np.mean([abs(reference(level) - fitted_average) for level in (107, 111, 119, 123)]))
     with pytest.raises(InputError, match=r'1 pair\(s\) to fit on: a regression needs at least two'):
-        exposure_stats.exposure_prediction(fit_pairs[:1], pairs)
+        exposure_stats.exposure_prediction(measured(tmp_path / 'one', [(105, 21)]), pairs)
+
+
+def test_measure_pairs_reads_each_image_once(tmp_path, monkeypatch):
+    pairs = write_flat_pairs(tmp_path, [(10, 100), (20, 120)])
+    reads = []
+    real_read = exposure_stats.read_bgr_uint8
+    monkeypatch.setattr(exposure_stats, 'read_bgr_uint8', lambda path: reads.append(path) or real_read(path))
+    measures = exposure_stats.measure_pairs(pairs)
+    assert sorted(reads) == sorted(path for pair in pairs for path in pair.values())
+    assert measures['input means'] == pytest.approx([10, 20]) and measures['reference means'] == pytest.approx([100, 120])
+    assert measures['input features'].shape == (2, 63)
+    assert measures['input features'][1] == pytest.approx(exposure_stats.exposure_features(real_read(pairs[1]['lq_path'])))
 
 
 def test_prints_the_prediction_line_with_fit_meta_info(tmp_path, capsys):
