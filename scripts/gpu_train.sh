@@ -3,11 +3,12 @@
 # holds every part made by scripts/prepare_gpu_carry.sh and .whl/ travels with it:
 #   bash scripts/gpu_train.sh DEADLINE          # DEADLINE: seconds from the start by which all must be done
 # 1. installs the wheels of .whl/ into /tmp/site and unpacks .carry/lol/ into datasets/LOL-v1/our485 (checked);
-# 2. measures the recommended options' training speed, plain and fast (scripts/benchmark_train.py);
-# 3. trains options/lol_gan_recommended.yml (the shipped weights' first run) through the fast path (cache on
-#    the GPU, bf16, torch.compile) for as many iterations as that speed fits into what is left of DEADLINE after
-#    a reserve for start-up, validations and the last step, with 10 validations and checkpoints; stopped at
-#    DEADLINE minus 30 s whatever happens;
+# 2. measures options/lol_recommended.yml's training speed, plain and fast (scripts/benchmark_train.py);
+# 3. trains options/lol_recommended.yml (the shipped weights' recipe: content losses alone, a warm restart for the
+#    last 6/44 of the schedule) through the fast path (cache on the GPU, bf16, torch.compile) for as many
+#    iterations as that speed fits into what is left of DEADLINE after a reserve for start-up, validations and
+#    the last step, its schedule scaled to them, with 10 validations and checkpoints; stopped at DEADLINE minus
+#    30 s whatever happens;
 # 4. if 90 s are left, measures options/lol_gan.yml's speed, plain and fast.
 # $OUT gets benchmark_recommended.txt, train.log, net_g_best.pth (the best validation's generator), net_g_last.pth
 # and benchmark_lol_gan.txt, as far as they came (also when a step fails or is stopped).
@@ -18,7 +19,8 @@ DEADLINE=${1:?usage: gpu_train.sh DEADLINE_SECONDS}
 PY=${PY:-python3}
 OUT=${OUT:?set OUT to the folder for the results}
 DEVICE=${DEVICE:-cuda}
-NAME=MSIAGAN_LOLv1_recommended_gpu
+OPTIONS=options/lol_recommended.yml
+NAME=MSIAGAN_LOLv1_recommended_content_gpu
 EXPERIMENT=experiments/$NAME
 RESERVE=120  # seconds for the training's start-up and compilation, its 10 validations and the copies
 mkdir -p "$OUT"
@@ -51,16 +53,17 @@ else
   FAST=(datasets:train:cache=memory); TIMED=3
 fi
 
-benchmark options/lol_gan_recommended.yml benchmark_recommended.txt
+benchmark $OPTIONS benchmark_recommended.txt
 IT_PER_S=$(sed -n 's/^fast (.*Mpx\/s, \([0-9.]*\) it\/s.*/\1/p' "$OUT/benchmark_recommended.txt")
 [ -n "$IT_PER_S" ] || { echo 'no fast it/s in the benchmark output' >&2; exit 1; }
 TRAIN_SECONDS=$((DEADLINE - SECONDS - RESERVE - 30))
 [ "$TRAIN_SECONDS" -gt 30 ] || { echo "$TRAIN_SECONDS s left for training: give a later DEADLINE" >&2; exit 1; }
 ITERS=$("$PY" -c "print(max(100, int($IT_PER_S * $TRAIN_SECONDS * 0.9) // 100 * 100))")
 EVERY=$((ITERS / 10))
+RESTART=$((ITERS * 6 / 44))  # the options' 38,000 + 6,000, scaled
 echo "training $ITERS iterations ($IT_PER_S it/s measured, $TRAIN_SECONDS s), validating every $EVERY"
-timeout -s INT $((DEADLINE - SECONDS - 30)) "$PY" msiagan/train.py -opt options/lol_gan_recommended.yml --quiet \
-    --force_yml name=$NAME "${FAST[@]}" train:total_iter=$ITERS "train:scheduler:periods=[$ITERS]" \
+timeout -s INT $((DEADLINE - SECONDS - 30)) "$PY" msiagan/train.py -opt $OPTIONS --quiet \
+    --force_yml name=$NAME "${FAST[@]}" train:total_iter=$ITERS "train:scheduler:periods=[$((ITERS - RESTART)),$RESTART]" \
     val:val_freq=$EVERY logger:save_checkpoint_freq=$EVERY logger:use_tb_logger=false || echo 'training stopped early'
 collect
 

@@ -7,14 +7,14 @@ import torch
 import yaml
 from torch.nn import functional as F
 from basicsr.losses import build_loss
-from basicsr.models import build_model
+from basicsr.models import build_model, lr_scheduler
 from conftest import REPO
 
 from msiagan.archs import UNetGenerator
 
 OPTIONS = ['lol_gan.yml', 'lol_gan_finetune.yml', 'lol_gan_coarse_finetune.yml', 'lol_gan_paper.yml',
-           'lol_gan_recommended.yml', 'lol_gan_recommended_finetune.yml', 'lol_unet_baseline.yml',
-           'lol_rrdb_baseline.yml']
+           'lol_gan_recommended.yml', 'lol_gan_recommended_finetune.yml', 'lol_recommended.yml',
+           'lol_unet_baseline.yml', 'lol_rrdb_baseline.yml']
 
 
 @pytest.mark.parametrize('name', OPTIONS)
@@ -35,6 +35,7 @@ def test_options_file_trains_and_validates_a_step(name, tmp_path):
     model.feed_data(batch)
     logits = []
     model.net_d.register_forward_hook(lambda module, inputs, output: logits.append(output.detach().float()))
+    d_before = [p.detach().clone() for p in model.net_d.parameters()]
     model.optimize_parameters(1)
     log = model.get_current_log()
     assert all(torch.isfinite(torch.tensor(v)) for v in log.values())
@@ -42,8 +43,12 @@ def test_options_file_trains_and_validates_a_step(name, tmp_path):
     train, output = opt['train'], model.output.detach().float()  # bf16 options: losses are float32
     expected = {'l_g_pix': train['pixel_opt']['loss_weight'] * (output - gt).abs().mean(),
                 'l_g_mac': build_loss(train['mac_opt'])(output, gt),
-                'l_g_ssim': build_loss(train['ssim_opt'])(output, gt),
-                'l_g_gan': train['gan_opt']['loss_weight'] * F.softplus(-logits[0]).mean()}  # D's first verdict
+                'l_g_ssim': build_loss(train['ssim_opt'])(output, gt)}
+    if train['gan_opt']['loss_weight']:
+        expected['l_g_gan'] = train['gan_opt']['loss_weight'] * F.softplus(-logits[0]).mean()  # D's first verdict
+    else:  # content only: D neither run nor updated
+        assert not logits
+        assert all(torch.equal(p, q) for p, q in zip(d_before, model.net_d.parameters()))
     assert {term for term in log if term.startswith('l_g_') and term != 'l_g_total'} == set(expected)
     for term, value in expected.items():
         assert log[term] == pytest.approx(value.item(), rel=1e-5), term
@@ -61,6 +66,31 @@ def test_baselines_train_like_lol_gan():
     reference = files.pop('lol_gan.yml')
     for name, opt in files.items():
         assert {key for key in set(opt) | set(reference) if opt.get(key) != reference.get(key)} == {'name', 'network_g'}
+
+
+
+def test_content_recipe_differs_from_recommended_only_in_losses_and_schedule():
+    """options/lol_recommended.yml's header: lol_gan_recommended.yml without the adversarial term, over 44,000
+    iterations with a warm restart at 1e-4 for the last 6,000."""
+    files = {}
+    for name in ('lol_gan_recommended.yml', 'lol_recommended.yml'):
+        with open(osp.join(REPO, 'options', name)) as f:
+            files[name] = yaml.safe_load(f)
+    reference, content = files['lol_gan_recommended.yml'], files['lol_recommended.yml']
+    assert {key for key in set(content) | set(reference) if content.get(key) != reference.get(key)} == {'name', 'train'}
+    train = content['train']
+    assert {key for key in train if train[key] != reference['train'][key]} == {'gan_opt', 'scheduler', 'total_iter'}
+    assert train['gan_opt']['loss_weight'] == 0 and train['total_iter'] == 44000
+    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=train['optim_g']['lr'])
+    scheduler_opt = dict(train['scheduler'])
+    scheduler = getattr(lr_scheduler, scheduler_opt.pop('type'))(optimizer, **scheduler_opt)
+    lrs = [optimizer.param_groups[0]['lr']]  # lrs[k]: iteration k's (BasicSR steps the scheduler before each)
+    for _ in range(train['total_iter']):
+        optimizer.step()
+        scheduler.step()
+        lrs.append(optimizer.param_groups[0]['lr'])
+    assert lrs[1] == pytest.approx(2e-4) and lrs[38000] == pytest.approx(1e-6, abs=1e-8)
+    assert lrs[38001] == pytest.approx(1e-4, rel=0.01) and lrs[44000] == pytest.approx(1e-6, abs=1e-8)
 
 
 def test_unet_is_pix2pix_unet_256():
