@@ -12,10 +12,14 @@ size (e.g. a super-resolution model), is refused in one line. Writes <out>/compa
 (PSNR and SSIM with BasicSR's metrics on RGB, crop_border 0; the GT-mean variant in its own columns; the
 brightness error, |grey mean of output - grey mean of reference| in grey levels of [0, 255]; parameters; GMAC
 at 256x256; CPU latency at 600x400) and <out>/grid_<stem>.png for each --images stem: input | models | reference.
+--orientations adds two PSNR columns: the inputs mirrored left to right, and turned by 90, 180 and 270 degrees
+(their mean), each output turned back before it is scored; a model that does not depend on the orientation
+scores them as its PSNR.
 """
 import argparse
 import csv
 import os
+from functools import partial
 from os import path as osp
 
 import msiagan  # noqa: F401  (first: makes basicsr importable, registers everything)
@@ -34,6 +38,9 @@ from msiagan.utils.profiling import count_gmac, count_parameters, measure_latenc
 
 METRICS = {'PSNR': calculate_psnr, 'SSIM': calculate_ssim, 'PSNR (GT-mean)': calculate_psnr_gtmean,
            'SSIM (GT-mean)': calculate_ssim_gtmean, 'brightness error': calculate_brightness_error}
+# --orientations: column -> the (view, undo) pairs of (H, W, C) arrays whose outputs' mean PSNR it shows
+ORIENTATIONS = {'PSNR mirrored': [(np.fliplr, np.fliplr)],
+                'PSNR turned': [(partial(np.rot90, k=k), partial(np.rot90, k=-k)) for k in (1, 2, 3)]}
 
 
 def size_of(img):
@@ -41,13 +48,21 @@ def size_of(img):
     return f'{img.shape[1]}x{img.shape[0]}'
 
 
-def evaluate(label, enhancer, pairs, keep=()):
-    """(mean of each METRICS entry over the pairs, {stem: enhanced uint8 BGR} for the stems in ``keep``).
+def oriented_psnr(enhancer, low, high, views):
+    """Mean PSNR (dB) against ``high`` of the outputs for ``views`` of ``low``, each (view, undo) of an (H, W, C)
+    uint8 array, each output undone first."""
+    return np.mean([calculate_psnr(undo(enhancer.enhance_bgr_uint8(np.ascontiguousarray(view(low)))), high, 0)
+                    for view, undo in views])
+
+
+def evaluate(label, enhancer, pairs, keep=(), orientations=False):
+    """(mean of each METRICS entry, and with ``orientations`` each ORIENTATIONS one, over the pairs, {stem:
+    enhanced uint8 BGR} for the stems in ``keep``).
 
     A model whose output is not the size of the reference (e.g. a super-resolution one) is refused at the
     first pair, before any metric.
     """
-    scores, kept = {name: [] for name in METRICS}, {}
+    scores, kept = {name: [] for name in [*METRICS, *(ORIENTATIONS if orientations else ())]}, {}
     for pair in pairs:
         low, high = read_bgr_uint8(pair['lq_path']), read_bgr_uint8(pair['gt_path'])
         output = enhancer.enhance_bgr_uint8(low)
@@ -56,6 +71,9 @@ def evaluate(label, enhancer, pairs, keep=()):
                              f'{pair["gt_path"]} is {size_of(high)}; compare needs a model that keeps the size')
         for name, metric in METRICS.items():
             scores[name].append(metric(output, high, crop_border=0))
+        if orientations:
+            for name, views in ORIENTATIONS.items():
+                scores[name].append(oriented_psnr(enhancer, low, high, views))
         if pair['key'] in keep:
             kept[pair['key']] = output
     return {name: float(np.mean(values)) for name, values in scores.items()}, kept
@@ -79,7 +97,7 @@ def write_tables(rows, out_dir, threads):
         writer.writeheader()
         writer.writerows(rows)
     formats = {'PSNR': '{:.2f}', 'PSNR (GT-mean)': '{:.2f}', 'SSIM': '{:.4f}', 'SSIM (GT-mean)': '{:.4f}',
-               'brightness error': '{:.1f}', 'params (M)': '{:.3f}', 'GMAC @256x256': '{:.2f}',
+               'PSNR mirrored': '{:.2f}', 'PSNR turned': '{:.2f}', 'brightness error': '{:.1f}', 'params (M)': '{:.3f}', 'GMAC @256x256': '{:.2f}',
                f'CPU ms @600x400 ({threads} threads)': '{:.0f}'}
     lines = ['| ' + ' | '.join(columns) + ' |', '|' + ' --- |' * len(columns)]
     for row in rows:
@@ -101,6 +119,8 @@ def compare():
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     parser.add_argument('--threads', type=int, default=2, help='CPU threads for the latency column')
     parser.add_argument('--repeats', type=int, default=5, help='timed runs for the latency column (0: skip)')
+    parser.add_argument('--orientations', action='store_true',
+                        help='also PSNR on mirrored and on turned inputs (outputs turned back)')
     parser.add_argument('--debug', action='store_true', help='show the traceback of an input error')
     args = parser.parse_args()
     for name, value, least in (('threads', args.threads, 1), ('repeats', args.repeats, 0)):
@@ -119,7 +139,7 @@ def compare():
     rows, enhanced = [], {}
     for label, network, weights in args.model:
         enhancer = Enhancer(weights, network, device=args.device)  # eager: its GMAC and latency are measured
-        scores, enhanced[label] = evaluate(label, enhancer, pairs, keep=set(stems))
+        scores, enhanced[label] = evaluate(label, enhancer, pairs, keep=set(stems), orientations=args.orientations)
         rows.append({
             'model': label, **scores,
             'params (M)': count_parameters(enhancer.net) / 1e6,

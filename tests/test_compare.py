@@ -62,6 +62,32 @@ def test_compare_two_models(tmp_path):
 
 
 
+def test_orientations_score_the_outputs_of_mirrored_and_turned_inputs_turned_back(tmp_path):
+    data = tmp_path / 'data'
+    write_pairs(str(data), ['a', 'b'], size=(40, 32))
+    torch.manual_seed(0)
+    net = MSIAGenerator(num_feat=8, act='lrelu', global_branch=True)
+    torch.nn.init.normal_(net.global_branch.mlp[-1].weight, std=0.5)  # awake: its features depend on the view
+    torch.save({'params': net.state_dict()}, tmp_path / 'net.pth')
+    (tmp_path / 'net.yml').write_text(yaml.safe_dump({'network_g': {'type': 'MSIAGenerator', 'num_feat': 8,
+                                                                    'act': 'lrelu', 'global_branch': True}}))
+    compare = load_script('compare')
+    pairs = compare.paired_paths_from_root(str(data))
+    enhancer = compare.Enhancer(str(tmp_path / 'net.pth'), str(tmp_path / 'net.yml'))
+    scores, _ = compare.evaluate('net', enhancer, pairs, orientations=True)
+    expected = {'PSNR': [], 'PSNR mirrored': [], 'PSNR turned': []}
+    for stem in ('a', 'b'):
+        low, high = (cv2.imread(str(data / folder / f'{stem}.png')) for folder in ('low', 'high'))
+        expected['PSNR'].append(psnr_uint8(enhanced_uint8(net.eval(), low), high))
+        expected['PSNR mirrored'].append(psnr_uint8(enhanced_uint8(net, low[:, ::-1].copy())[:, ::-1], high))
+        expected['PSNR turned'].append(np.mean([psnr_uint8(np.rot90(enhanced_uint8(net, np.rot90(low, k).copy()), -k),
+                                                           high) for k in (1, 2, 3)]))
+    for column, values in expected.items():
+        assert scores[column] == pytest.approx(np.mean(values), rel=1e-4), column
+    assert abs(scores['PSNR mirrored'] - scores['PSNR']) > 1e-3 and abs(scores['PSNR turned'] - scores['PSNR']) > 1e-3
+    assert 'PSNR mirrored' not in compare.evaluate('net', enhancer, pairs)[0]
+
+
 def test_bad_numbers_are_named(tmp_path, monkeypatch, capsys):
     """Each refused before any data or model is read (neither exists here)."""
     compare = load_script('compare')

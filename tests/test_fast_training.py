@@ -206,6 +206,20 @@ def test_lq_frame_is_the_whole_input_and_leaves_the_crops_as_they_were(train_pai
     assert 'lq_frame' not in make_dataset(*train_pairs, lq_frame=True, resize=[40, 36])[0]  # validation: whole already
 
 
+@pytest.mark.parametrize('cache', [None, 'memory', 'device'])
+def test_lq_frame_flip_gives_the_frame_its_crops_flips_but_not_its_turn(train_pairs, cache):
+    options = dict(phase='train', gt_size=None, use_hflip=True, use_rot=True, cache=cache, lq_frame=True)
+    plain = items(make_dataset(*train_pairs, **options))
+    flipped = items(make_dataset(*train_pairs, lq_frame_flip=True, **options))
+    for plain_item, item in zip(plain, flipped):
+        assert torch.equal(item['lq'], plain_item['lq'])  # the same draws
+        upright = item['lq'] if item['lq'].shape == item['lq_frame'].shape else item['lq'].transpose(-2, -1)
+        assert torch.equal(item['lq_frame'], upright)  # whole-frame crops: the frame is the crop, turned back
+    assert any(not torch.equal(item['lq_frame'], plain_item['lq_frame']) for plain_item, item in zip(plain, flipped))
+    with pytest.raises(InputError, match=r'lq_frame_flip: true flips the whole frames of lq_frame, which is off'):
+        make_dataset(*train_pairs, lq_frame_flip=True, **AUGMENTED)
+
+
 def test_lq_frame_batches_need_one_frame_size(train_pairs):
     with pytest.raises(InputError, match=r'batch_size_per_gpu 2 with lq_frame: true needs one image size, but .* '
                                          r'is 48x40 and .*small\.png is 24x20: set resize$'):

@@ -20,12 +20,12 @@ class ArrayPairs:
 
     @staticmethod
     def random_view(lq, gt, gt_size, use_hflip, use_rot, gt_path):
-        """(lq, gt) cropped to gt_size x gt_size (None: whole) and flipped and turned at random, by BasicSR's
-        ``paired_random_crop`` and ``augment``, as new arrays."""
+        """(lq, gt, (hflip, vflip, rot90)): the pair cropped to gt_size x gt_size (None: whole) and flipped and
+        turned at random, by BasicSR's ``paired_random_crop`` and ``augment``, as new arrays, and what was drawn."""
         if gt_size:
             gt, lq = paired_random_crop(gt, lq, gt_size, 1, gt_path)
-        gt, lq = augment([gt.copy(), lq.copy()], use_hflip, use_rot)
-        return lq, gt
+        (gt, lq), status = augment([gt.copy(), lq.copy()], use_hflip, use_rot, return_status=True)
+        return lq, gt, status
 
     @staticmethod
     def item_tensors(*images):
@@ -58,7 +58,7 @@ class DevicePairs:
         if gt_size:
             gt, lq = (img[0] for img in paired_random_crop(gt[None], lq[None], gt_size, 1, gt_path))
         _, status = augment([], use_hflip, use_rot, return_status=True)
-        return flip_and_turn(lq, *status), flip_and_turn(gt, *status)
+        return flip_and_turn(lq, *status), flip_and_turn(gt, *status), status
 
     @staticmethod
     def item_tensors(*images):

@@ -12,7 +12,7 @@ from .image_io import decode_stored, to_three_channels, to_unit_float
 from .lmdb_envs import SharedLmdbBackend
 from .pair_storage import ArrayPairs, DevicePairs
 from .pairing import paired_keys_from_lmdb, paired_paths_from_folders, restrict_to_meta_info
-from .transforms import pad_to_size, resize_image
+from .transforms import flip_and_turn, pad_to_size, resize_image
 
 CACHES = (None, 'memory', 'device')
 
@@ -45,9 +45,12 @@ class PairedLowLightDataset(data.Dataset):
             CUDA device (the CPU without one) and cropped and flipped there; needs num_worker_per_gpu: 0.
             Items are the same pixels, with the same crops and flips for the same random state, either way.
         lq_frame (bool): Items also carry 'lq_frame', the whole low-light frame as prepared (resized, never
-            cropped, flipped or turned), so that a generator's global features read the whole image while it
-            trains on crops, as they do when it enhances a photo (MSIAGANModel uses it; batches need one frame
-            size). Default: False.
+            cropped or turned), so that a generator's global features read the whole image while it trains on
+            crops, as they do when it enhances a photo (MSIAGANModel uses it; batches need one frame size).
+            Default: False.
+        lq_frame_flip (bool): With lq_frame, the frame gets its crop's horizontal and vertical flips (not the
+            crop's transpose, which would change the frame's size), so that the global features also learn
+            mirrored scenes. Default: False (the frame as prepared).
 
     Items: {'lq': (3, H, W), 'gt': (3, H, W), 'lq_path', 'gt_path'} (and 'lq_frame' (3, H_frame, W_frame));
     float32 tensors (on the device with ``cache: device``).
@@ -66,6 +69,9 @@ class PairedLowLightDataset(data.Dataset):
         if opt.get('meta_info_file'):
             self.pairs = restrict_to_meta_info(self.pairs, opt['meta_info_file'])
         self.cache = None
+        if opt.get('lq_frame_flip', False) and not opt.get('lq_frame', False):
+            raise InputError(f"datasets: {opt.get('name')}: lq_frame_flip: true flips the whole frames of "
+                             f"lq_frame, which is off: set lq_frame: true or drop lq_frame_flip")
         if opt.get('cache') not in CACHES:
             raise InputError(f"datasets: {opt.get('name')}: cache '{opt['cache']}' is not one of: ~, memory, device")
         self.storage = DevicePairs if opt.get('cache') == 'device' else ArrayPairs  # how a prepared pair is held
@@ -170,10 +176,14 @@ class PairedLowLightDataset(data.Dataset):
             lq, gt = self._prepared_pair(pair)
         item = {'lq_path': pair['lq_path'], 'gt_path': pair['gt_path']}
         if self.opt['phase'] == 'train':
+            frame = lq
+            lq, gt, (hflip, vflip, _) = self.storage.random_view(
+                lq, gt, self.opt.get('gt_size'), self.opt.get('use_hflip', False), self.opt.get('use_rot', False),
+                pair['gt_path'])
             if self.opt.get('lq_frame', False):
-                item['lq_frame'], = self.storage.item_tensors(lq)
-            lq, gt = self.storage.random_view(lq, gt, self.opt.get('gt_size'), self.opt.get('use_hflip', False),
-                                              self.opt.get('use_rot', False), pair['gt_path'])
+                item['lq_frame'], = self.storage.item_tensors(frame)
+                if self.opt.get('lq_frame_flip', False):
+                    item['lq_frame'] = flip_and_turn(item['lq_frame'], hflip, vflip, rot90=False)
         item['lq'], item['gt'] = self.storage.item_tensors(lq, gt)
         return item
 
