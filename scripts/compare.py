@@ -97,7 +97,8 @@ def write_tables(rows, out_dir, threads):
         writer.writeheader()
         writer.writerows(rows)
     formats = {'PSNR': '{:.2f}', 'PSNR (GT-mean)': '{:.2f}', 'SSIM': '{:.4f}', 'SSIM (GT-mean)': '{:.4f}',
-               'PSNR mirrored': '{:.2f}', 'PSNR turned': '{:.2f}', 'brightness error': '{:.1f}', 'params (M)': '{:.3f}', 'GMAC @256x256': '{:.2f}',
+               'PSNR mirrored': '{:.2f}', 'PSNR turned': '{:.2f}', 'brightness error': '{:.1f}',
+               'params (M)': '{:.3f}', 'GMAC @256x256': '{:.2f}',
                f'CPU ms @600x400 ({threads} threads)': '{:.0f}'}
     lines = ['| ' + ' | '.join(columns) + ' |', '|' + ' --- |' * len(columns)]
     for row in rows:

@@ -61,7 +61,6 @@ def test_compare_two_models(tmp_path):
     assert (out / 'grid_b.png').is_file()
 
 
-
 def test_orientations_score_the_outputs_of_mirrored_and_turned_inputs_turned_back(tmp_path):
     data = tmp_path / 'data'
     write_pairs(str(data), ['a', 'b'], size=(40, 32))
