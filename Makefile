@@ -20,9 +20,9 @@ $(VENV)/.installed: setup.py requirements.txt
 	touch $@
 
 demo: install
-	$(PY) scripts/make_demo_data.py --out datasets/demo
+	$(PY) scripts/data_preparation/make_demo_data.py --out datasets/demo
 	$(PY) msiagan/train.py -opt options/demo.yml --quiet
-	$(PY) scripts/demo_report.py --data datasets/demo/val --out demo_output
+	$(PY) scripts/metrics/demo_report.py --data datasets/demo/val --out demo_output
 
 test: install
 	$(PY) -m pytest -q tests

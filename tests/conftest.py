@@ -1,5 +1,6 @@
 """Shared fixtures: tiny generated image pairs and option files for the training pipeline; a full disk."""
 import errno
+import glob
 import importlib.util
 import io
 import os
@@ -53,8 +54,8 @@ def wake_global_parts(net):
 
 
 def recommended_generator(num_feat=8):
-    """The generator of options/lol_gan_recommended.yml at ``num_feat``: seeded, unit scale, global parts awake."""
-    with open(osp.join(REPO, 'options', 'lol_gan_recommended.yml')) as f:
+    """The generator of options/train/recommended_gan_lol.yml at ``num_feat``: seeded, unit scale, global parts awake."""
+    with open(osp.join(REPO, 'options', 'train', 'recommended_gan_lol.yml')) as f:
         network_opt = yaml.safe_load(f)['network_g']
     torch.manual_seed(0)
     return wake_global_parts(unit_scale(build_network({**network_opt, 'num_feat': num_feat}).eval()))
@@ -143,8 +144,9 @@ def run_entry(script, root, *args):
 
 
 def load_script(name):
-    """The module scripts/<name>.py, imported from its file (scripts/ is not a package)."""
-    spec = importlib.util.spec_from_file_location(name, osp.join(REPO, 'scripts', f'{name}.py'))
+    """The module scripts/<purpose>/<name>.py, imported from its file (scripts/ is not a package)."""
+    (path,) = glob.glob(osp.join(REPO, 'scripts', '*', f'{name}.py'))
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -38,10 +38,10 @@ RTOL = 1e-5  # relative to each stored value; values near zero are compared agai
 CASES = {
     'paper': {'network': {'type': 'MSIAGenerator'}},  # the defaults: the released code, act none
     'improved': {'network': {'type': 'MSIAGenerator', 'act': 'lrelu', 'global_context': True,
-                             'coarse_blocks': 4}},  # options/lol_gan_coarse_finetune.yml's network_g
+                             'coarse_blocks': 4}},  # the paper's generator, LeakyReLU, ImageContext, 4 coarse blocks
     'shipped_lol_v1': {'options': 'msiagan/weights/msiagan_lol_v1.yml',
                        'weights': 'msiagan/weights/msiagan_lol_v1.pth'},
-    'recommended': {'options': 'options/lol_gan_recommended.yml'},
+    'recommended': {'options': 'options/train/recommended_gan_lol.yml'},
 }
 
 # (row, column) of the sampled output pixels: the corners, the middle and points off the 8-pixel grid

@@ -143,7 +143,7 @@ def test_every_output_pixel_of_the_recommended_generator_depends_on_the_whole_im
 def test_recommended_generator_costs_under_8_gmac():
     """The issue's bound, per 256x256 image, for the recommended options' num_feat and for 64 (counted on the meta
     device: shapes only)."""
-    network_opt = load_network_options(osp.join(REPO, 'options', 'lol_gan_recommended.yml'))
+    network_opt = load_network_options(osp.join(REPO, 'options', 'train', 'recommended_gan_lol.yml'))
     for num_feat, bound in ((network_opt['num_feat'], 2), (64, 8)):
         net = build_network({**network_opt, 'num_feat': num_feat}).to('meta')
         assert count_gmac(net, 256, 256, device='meta') < bound

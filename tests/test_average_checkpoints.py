@@ -1,4 +1,4 @@
-"""scripts/average_checkpoints.py: the uniform mean of several checkpoints' generator weights."""
+"""scripts/model_conversion/average_checkpoints.py: the uniform mean of several checkpoints' generator weights."""
 import pytest
 import torch
 from conftest import load_script, run_script

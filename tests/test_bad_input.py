@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+import yaml
 from conftest import REPO, make_dataset, run_entry, tiny_train_options, write_options, write_pairs
 
 from msiagan.utils.entry import one_line, run_cli
@@ -95,13 +96,17 @@ def check(tmp_path, opt, *args, is_train=True):
     check_options_argv(['-opt', write_options(tmp_path / 'bad.yml', opt), *args], is_train)
 
 
-@pytest.mark.parametrize('options_file', sorted(glob.glob(osp.join(REPO, 'options', '*.yml'))))
+@pytest.mark.parametrize('options_file', sorted(glob.glob(osp.join(REPO, 'options', '**', '*.yml'), recursive=True)))
 def test_the_shipped_options_files_pass(options_file, monkeypatch):
     monkeypatch.chdir(REPO)  # test_lol.yml's weights path is relative to the working directory, as in BasicSR
-    # stages 2 and 3 start from the previous stage's checkpoints, which a fresh clone does not have
-    no_previous_stage = ['--force_yml', 'path:pretrain_network_g=~', 'path:pretrain_network_d=~']
-    check_options_argv(['-opt', options_file, *(no_previous_stage if options_file.endswith('_finetune.yml') else [])],
-                       is_train=not osp.basename(options_file).startswith('test'))
+    is_train = osp.basename(options_file) != 'test_lol.yml'
+    with open(options_file) as f:
+        path = yaml.safe_load(f).get('path', {})
+    # later stages of a recipe start from the previous stage's checkpoints, which a fresh clone does not have
+    previous_stage = [f'path:{key}=~' for key in ('pretrain_network_g', 'pretrain_network_d')
+                      if is_train and path.get(key)]
+    check_options_argv(['-opt', options_file, *(['--force_yml', *previous_stage] if previous_stage else [])],
+                       is_train=is_train)
 
 
 @pytest.mark.parametrize('where, value, message', [
@@ -239,6 +244,28 @@ def test_malformed_options_are_named_not_tracebacks(tmp_path, options, monkeypat
     (tmp_path / 'binary.yml').write_bytes(b'\x80\x04\x95 not text')
     with pytest.raises(InputError, match=f'^{tmp_path}/binary.yml: not a text'):
         check_options_argv(['-opt', str(tmp_path / 'binary.yml')], True)
+
+
+def test_cpu_training_under_a_launcher_on_a_machine_with_gpus(tmp_path, options, monkeypatch):
+    """num_gpu: 0 under torchrun or srun where CUDA is there would meet NCCL with networks on the CPU."""
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
+    monkeypatch.setattr(torch.cuda, 'device_count', lambda: 2)
+    options['num_gpu'] = 0
+    for launcher in ('pytorch', 'slurm'):
+        with pytest.raises(InputError, match=f"^{re.escape(str(tmp_path / 'bad.yml'))}: num_gpu 0 with --launcher "
+                           f"{launcher} on a machine with CUDA GPUs: set num_gpu: auto .*CUDA_VISIBLE_DEVICES="):
+            check(tmp_path, options, '--launcher', launcher)
+    check(tmp_path, options)  # one process on the CPU
+    options['dist_params'] = {'backend': 'gloo'}
+    check(tmp_path, options, '--launcher', 'slurm')
+    with pytest.raises(InputError, match='num_gpu 0 with --launcher pytorch'):  # torchrun: BasicSR ignores dist_params
+        check(tmp_path, options, '--launcher', 'pytorch')
+    options['num_gpu'] = 'auto'
+    check(tmp_path, options, '--launcher', 'pytorch')
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
+    monkeypatch.setattr(torch.cuda, 'device_count', lambda: 0)
+    options['num_gpu'] = 0
+    check(tmp_path, options, '--launcher', 'pytorch')  # the GPUs hidden
 
 
 class RaisesInputError(torch.utils.data.Dataset):

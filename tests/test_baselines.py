@@ -12,9 +12,10 @@ from conftest import REPO
 
 from msiagan.archs import UNetGenerator
 
-OPTIONS = ['lol_gan.yml', 'lol_gan_finetune.yml', 'lol_gan_coarse_finetune.yml', 'lol_gan_paper.yml',
-           'lol_gan_recommended.yml', 'lol_gan_recommended_finetune.yml', 'lol_recommended.yml',
-           'lol_unet_baseline.yml', 'lol_rrdb_baseline.yml']
+OPTIONS = ['lol_gan.yml', 'lol_gan_paper.yml', 'train/recommended_gan_lol.yml',
+           'train/recommended_content_lol.yml', 'train/baseline_unet_gan_lol.yml', 'train/baseline_rrdb_gan_lol.yml',
+           'train/shipped_lol_v1/1_content.yml', 'train/shipped_lol_v1/2_warm_restart.yml',
+           'train/shipped_lol_v1/3_frame_flip.yml']
 
 
 @pytest.mark.parametrize('name', OPTIONS)
@@ -58,9 +59,10 @@ def test_options_file_trains_and_validates_a_step(name, tmp_path):
 
 
 def test_baselines_train_like_lol_gan():
-    """docs/comparing.md's "the same model, data and losses as options/lol_gan.yml": only the name and network_g differ."""
+    """docs/comparing.md's "the same model, data and losses as options/lol_gan.yml": only the
+    name and network_g differ."""
     files = {}
-    for name in ('lol_gan.yml', 'lol_unet_baseline.yml', 'lol_rrdb_baseline.yml'):
+    for name in ('lol_gan.yml', 'train/baseline_unet_gan_lol.yml', 'train/baseline_rrdb_gan_lol.yml'):
         with open(osp.join(REPO, 'options', name)) as f:
             files[name] = yaml.safe_load(f)
     reference = files.pop('lol_gan.yml')
@@ -70,13 +72,13 @@ def test_baselines_train_like_lol_gan():
 
 
 def test_content_recipe_differs_from_recommended_only_in_losses_and_schedule():
-    """options/lol_recommended.yml's header: lol_gan_recommended.yml without the adversarial term, over 44,000
-    iterations with a warm restart at 1e-4 for the last 6,000."""
+    """options/train/recommended_content_lol.yml's header: recommended_gan_lol.yml without the adversarial term, over
+    44,000 iterations with a warm restart at 1e-4 for the last 6,000."""
     files = {}
-    for name in ('lol_gan_recommended.yml', 'lol_recommended.yml'):
-        with open(osp.join(REPO, 'options', name)) as f:
+    for name in ('recommended_gan_lol.yml', 'recommended_content_lol.yml'):
+        with open(osp.join(REPO, 'options', 'train', name)) as f:
             files[name] = yaml.safe_load(f)
-    reference, content = files['lol_gan_recommended.yml'], files['lol_recommended.yml']
+    reference, content = files['recommended_gan_lol.yml'], files['recommended_content_lol.yml']
     assert {key for key in set(content) | set(reference) if content.get(key) != reference.get(key)} == {'name', 'train'}
     train = content['train']
     assert {key for key in train if train[key] != reference['train'][key]} == {'gan_opt', 'scheduler', 'total_iter'}

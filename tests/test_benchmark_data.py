@@ -1,4 +1,4 @@
-"""scripts/benchmark_data.py on a tiny generated dataset and model (the figures themselves are not checked)."""
+"""scripts/benchmarks/benchmark_data.py on a tiny generated dataset and model (the figures themselves are not checked)."""
 import re
 
 from conftest import load_script, run_script, tiny_train_options, write_options, write_pairs

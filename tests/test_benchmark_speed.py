@@ -1,4 +1,4 @@
-"""scripts/benchmark_speed.py: its options are checked before anything is measured, and what it reports."""
+"""scripts/benchmarks/benchmark_speed.py: its options are checked before anything is measured, and what it reports."""
 import re
 import sys
 from os import path as osp
@@ -66,7 +66,7 @@ def test_reports_what_it_measures(tmp_path, monkeypatch, capsys):
 
 def test_peak_memory_is_measured_in_a_fresh_process(monkeypatch):
     monkeypatch.setitem(sys.modules, 'benchmark_speed', benchmark_speed)  # for the spawned process to import
-    monkeypatch.syspath_prepend(osp.join(REPO, 'scripts'))
+    monkeypatch.syspath_prepend(osp.join(REPO, 'scripts', 'benchmarks'))
     network = {'type': 'MSIAGenerator', 'num_feat': 8, 'act': 'none'}
     before, peak, seconds = benchmark_speed.peak_rss(network, None, 'optimized', (64, 64), 0, 0, 1)
     assert 0 < before <= peak and seconds > 0

@@ -1,4 +1,4 @@
-"""scripts/best_checkpoint.py: the best validation's checkpoint across a run's logs (resumed runs too)."""
+"""scripts/metrics/best_checkpoint.py: the best validation's checkpoint across a run's logs (resumed runs too)."""
 from conftest import load_script, run_script
 
 best_checkpoint = load_script('best_checkpoint')

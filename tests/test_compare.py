@@ -1,5 +1,6 @@
-"""scripts/compare.py on two tiny models."""
+"""scripts/metrics/compare.py on two tiny models."""
 import csv
+import os
 import subprocess
 import sys
 from os import path as osp
@@ -28,7 +29,7 @@ def test_compare_two_models(tmp_path):
     torch.save(MSIAGenerator().state_dict(), tmp_path / 'paper.pth')
     out = tmp_path / 'out'
     result = subprocess.run([
-        sys.executable, osp.join(REPO, 'scripts', 'compare.py'), '--data', str(data), '--out', str(out),
+        sys.executable, osp.join(REPO, 'scripts', 'metrics', 'compare.py'), '--data', str(data), '--out', str(out),
         '--model', 'small', str(tmp_path / 'small.yml'), str(tmp_path / 'small.pth'),
         '--model', 'paper', 'MSIAGenerator', str(tmp_path / 'paper.pth'),
         '--images', 'a', 'b', '--repeats', '1', '--device', 'cpu', '--grid-scale', '0.5'
@@ -130,3 +131,90 @@ def test_a_network_that_cannot_be_built_by_name_says_so(tmp_path, monkeypatch):
                         '--model', 'swin', 'SwinIR', tmp_path / 'any.pth')  # its defaults do not build
     assert error.startswith("compare.py: error: network_g {'type': 'SwinIR'}: cannot be built (RuntimeError: ")
     assert '\n' not in error
+
+
+STANDIN_PLUGIN = '''"""A stand-in for another BasicSR plugin: importing it registers StandinGain in ARCH_REGISTRY."""
+import torch
+from basicsr.utils.registry import ARCH_REGISTRY
+
+
+@ARCH_REGISTRY.register()
+class StandinGain(torch.nn.Module):
+    """A 1x1 convolution, set to multiply every channel by ``gain``."""
+
+    def __init__(self, gain=1.0):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 3, 1)
+        with torch.no_grad():
+            self.conv.weight.copy_(gain * torch.eye(3)[:, :, None, None])
+            self.conv.bias.zero_()
+
+    def forward(self, x):
+        return self.conv(x)
+'''
+
+
+def run_compare_script(tmp_path, *args):
+    """compare.py in its own process, with tmp_path (where standin_plugin.py is) on PYTHONPATH."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(tmp_path), os.environ.get('PYTHONPATH')])))
+    return subprocess.run([sys.executable, osp.join(REPO, 'scripts', 'metrics', 'compare.py'), *map(str, args),
+                           '--repeats', '0', '--device', 'cpu'], capture_output=True, text=True, timeout=300, env=env)
+
+
+def test_import_registers_the_archs_of_another_plugin(tmp_path):
+    (tmp_path / 'standin_plugin.py').write_text(STANDIN_PLUGIN)
+    data = tmp_path / 'data'
+    write_pairs(str(data), ['a', 'b'], size=(40, 32))
+    (tmp_path / 'gain.yml').write_text(yaml.safe_dump({'network_g': {'type': 'StandinGain', 'gain': 8.0}}))
+    conv = torch.nn.Conv2d(3, 3, 1)
+    with torch.no_grad():  # weights of its own: the ones loaded, not the constructor's, must be what is scored
+        conv.weight.copy_(7.5 * torch.eye(3)[:, :, None, None])
+        conv.bias.fill_(0.01)
+    torch.save({'params': {f'conv.{key}': value for key, value in conv.state_dict().items()}},
+               tmp_path / 'gain.pth')
+    models = ['--model', 'stand-in', tmp_path / 'gain.yml', tmp_path / 'gain.pth',
+              '--model', 'stand-in by name', 'StandinGain', tmp_path / 'gain.pth']
+    out = tmp_path / 'out'
+
+    result = run_compare_script(tmp_path, '--data', data, '--out', out, '--import', 'standin_plugin', *models)
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = list(csv.DictReader(open(out / 'compare.csv')))
+    assert [row['model'] for row in rows] == ['stand-in', 'stand-in by name']
+    expected = []
+    for stem in ('a', 'b'):
+        low, high = (cv2.imread(str(data / folder / f'{stem}.png')) for folder in ('low', 'high'))
+        expected.append(psnr_uint8(enhanced_uint8(conv.eval(), low), high))
+    for row in rows:  # 7.5 x low + 0.01 against gt (low = gt // 8): close, and scored as apart from compare.py
+        assert float(row['PSNR']) == pytest.approx(np.mean(expected), rel=1e-3)
+        assert 15 < float(row['PSNR']) < 60 and 0 < float(row['SSIM']) <= 1
+        assert float(row['params (M)']) == 12e-6  # 3x3 weights and 3 biases
+        assert row['CPU ms @600x400 (2 threads)'] == ''
+    assert '| stand-in |' in (out / 'compare.md').read_text()
+    assert (out / 'grid_a.png').is_file()
+
+
+def test_without_import_the_arch_is_unknown_and_named(tmp_path, monkeypatch):
+    """In this process, where standin_plugin is never imported: one line that names the arch, given in an options
+    file or by name."""
+    write_pairs(str(tmp_path / 'data'), ['a'], size=(40, 32))
+    (tmp_path / 'gain.yml').write_text('network_g:\n  type: StandinGain\n  gain: 8.0\n')
+    torch.save({}, tmp_path / 'any.pth')
+    for network, message in (
+            (tmp_path / 'gain.yml', "network_g {'type': 'StandinGain', 'gain': 8.0}: cannot be built (KeyError: "
+             "\"No object named 'StandinGain' found in 'arch' registry!\")"),
+            ('StandinGain', "'StandinGain' is neither an options file (.yml) nor a registered network name")):
+        error = run_compare(monkeypatch, '--data', tmp_path / 'data', '--out', tmp_path / 'out',
+                            '--model', 'stand-in', network, tmp_path / 'any.pth')
+        assert error == f'compare.py: error: {message}'
+    assert not (tmp_path / 'out' / 'compare.csv').exists()
+
+
+def test_a_module_that_cannot_be_imported_is_named(tmp_path, monkeypatch):
+    """Refused before any data or model is read (neither exists here)."""
+    (tmp_path / 'broken_plugin.py').write_text('import no_such_dependency_of_it\n')
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for module, cause in (('no_such_module', "ModuleNotFoundError: No module named 'no_such_module'"),
+                          ('broken_plugin', "ModuleNotFoundError: No module named 'no_such_dependency_of_it'")):
+        error = run_compare(monkeypatch, '--data', tmp_path / 'none', '--import', 'msiagan', '--import', module,
+                            '--model', 'x', 'MSIAGenerator', tmp_path / 'missing.pth')
+        assert error == f'compare.py: error: --import {module}: cannot be imported ({cause})'

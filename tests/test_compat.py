@@ -1,13 +1,13 @@
-"""msiagan.utils.compat: BasicSR 1.4.2 patched from outside site-packages, loudly where it does not fit."""
+"""msiagan.basicsr_patches: BasicSR 1.4.2 patched from outside site-packages, loudly where it does not fit."""
 import types
 
 import pytest
 from basicsr import train as basicsr_train
 from basicsr.utils import options as basicsr_options
 
-from msiagan.utils.compat import replace_attribute
-from msiagan.utils.distributed import init_dist, use_cpu_capable_init_dist
-from msiagan.utils.resume import ResumableSampler, install_exact_resume
+from msiagan.basicsr_patches import install, replace_attribute
+from msiagan.basicsr_patches.launchers import init_dist
+from msiagan.basicsr_patches.resume import ResumableSampler
 
 
 def test_replacing_what_is_not_there_fails_loudly():
@@ -20,8 +20,7 @@ def test_replacing_what_is_not_there_fails_loudly():
 
 
 def test_basicsr_entry_points_are_replaced():
-    use_cpu_capable_init_dist()
-    install_exact_resume()
+    install(train=True)
     assert basicsr_options.init_dist is init_dist
     assert basicsr_train.EnlargedSampler is ResumableSampler
     assert basicsr_train.load_resume_state.__self__.__class__.__name__ == 'ExactResume'

@@ -1,4 +1,4 @@
-"""scripts/demo_report.py: the demo's enhanced images, side-by-side picture and PSNR/SSIM table."""
+"""scripts/metrics/demo_report.py: the demo's enhanced images, side-by-side picture and PSNR/SSIM table."""
 import sys
 
 import cv2

@@ -10,7 +10,7 @@ from conftest import (REPO, finished_output, start_training, tiny_train_options,
                       write_pairs)
 
 from msiagan.archs import MSIAGenerator
-from msiagan.utils.distributed import init_dist, slurm_environment
+from msiagan.basicsr_patches.launchers import init_dist, slurm_environment
 from msiagan.utils.errors import InputError
 
 TORCHRUN = ('-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=2')

@@ -170,7 +170,7 @@ def test_missing_options_is_explained(inputs, tmp_path):
                                      'recommended'])
 def test_tiled_agrees_with_whole_image(options):
     torch.manual_seed(0)
-    if options == 'recommended':  # options/lol_gan_recommended.yml: global branch and 3 coarse blocks
+    if options == 'recommended':  # options/train/recommended_gan_lol.yml: global branch and 3 coarse blocks
         net = recommended_generator()
         net.conv_last.weight.data.mul_(0.1)
         torch.nn.init.constant_(net.conv_last.bias, 0.5)  # outputs inside [0, 1], where clamping hides nothing
@@ -279,7 +279,7 @@ def test_experiment_copy_gets_the_recorded_network_overrides(tmp_path):
 
 def test_shipped_weights_load_and_are_the_default(tmp_path, inputs):
     weights = osp.join(REPO, 'msiagan', 'weights', 'msiagan_lol_v1.pth')
-    for options in ('msiagan/weights/msiagan_lol_v1.yml', 'options/test_lol.yml', 'options/lol_gan_recommended.yml'):
+    for options in ('msiagan/weights/msiagan_lol_v1.yml', 'options/test_lol.yml', 'options/train/recommended_gan_lol.yml'):
         net = load_generator(load_network_options(osp.join(REPO, options)), weights, 'params')
         assert net(torch.rand(1, 3, 24, 32)).shape == (1, 3, 24, 32)
     assert run('-i', str(inputs / 'grey.png'), '-o', str(tmp_path / 'default')) == 0

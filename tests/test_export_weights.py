@@ -1,4 +1,4 @@
-"""scripts/export_weights.py: training checkpoint -> release weights ('params' only) and their options file."""
+"""scripts/model_conversion/export_weights.py: training checkpoint -> release weights ('params' only) and their options file."""
 import torch
 import yaml
 from conftest import load_script, run_script

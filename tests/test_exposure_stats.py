@@ -1,4 +1,4 @@
-"""scripts/exposure_stats.py: how much the inputs' brightness tells about the references'."""
+"""scripts/metrics/exposure_stats.py: how much the inputs' brightness tells about the references'."""
 import os
 
 import cv2

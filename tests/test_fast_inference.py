@@ -48,7 +48,7 @@ def test_global_features_are_kept(act, options):
 
 @pytest.mark.parametrize('size', [(37, 53), (5, 3), (1, 1)])
 def test_recommended_generator(size):
-    """options/lol_gan_recommended.yml's generator (global branch, coarse blocks), at sizes down to one pixel."""
+    """options/train/recommended_gan_lol.yml's generator (global branch, coarse blocks), at sizes down to one pixel."""
     net = recommended_generator(num_feat=16)
     x = torch.rand(2, 3, *size)
     torch.testing.assert_close(optimize_for_inference(net)(x), eager(net, x), atol=1e-4, rtol=0)

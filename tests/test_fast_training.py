@@ -169,7 +169,7 @@ def test_compile_keeps_the_state_dict_names(tmp_path):
 def test_benchmark_prints_both_paths_and_the_speed_up(tmp_path, train_pairs):
     opt = tiny_train_options('bench', train_pairs, train_pairs)
     options = write_options(tmp_path / 'bench.yml', opt)
-    result = subprocess.run([sys.executable, osp.join(REPO, 'scripts', 'benchmark_train.py'), '-opt', options,
+    result = subprocess.run([sys.executable, osp.join(REPO, 'scripts', 'benchmarks', 'benchmark_train.py'), '-opt', options,
                              '--iters', '2', '--warmup', '1', '--threads', '1', '--force_yml', 'network_g:num_feat=8'],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -183,12 +183,12 @@ def test_benchmark_prints_both_paths_and_the_speed_up(tmp_path, train_pairs):
 
 
 def test_benchmark_names_bad_arguments(tmp_path):
-    result = subprocess.run([sys.executable, osp.join(REPO, 'scripts', 'benchmark_train.py'), '-opt',
+    result = subprocess.run([sys.executable, osp.join(REPO, 'scripts', 'benchmarks', 'benchmark_train.py'), '-opt',
                              str(tmp_path / 'missing.yml')], capture_output=True, text=True, timeout=120)
     assert result.returncode == 1 and 'Traceback' not in result.stderr
     last = result.stderr.splitlines()[-1]
     assert last.startswith('benchmark_train.py: error: ') and f'{tmp_path}/missing.yml: cannot read' in last
-    result = subprocess.run([sys.executable, osp.join(REPO, 'scripts', 'benchmark_train.py'), '-opt', 'x.yml',
+    result = subprocess.run([sys.executable, osp.join(REPO, 'scripts', 'benchmarks', 'benchmark_train.py'), '-opt', 'x.yml',
                              '--iters', '0'], capture_output=True, text=True, timeout=120)
     assert result.stderr.splitlines()[-1] == ('benchmark_train.py: error: --iters and --threads must be at least 1, '
                                               '--warmup at least 0')

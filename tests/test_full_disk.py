@@ -15,11 +15,10 @@ import torch
 from conftest import (REPO, FullDiskOpen, HalfWrittenFile, feed, finished_output, make_model, no_space_error,
                       start_training, tiny_train_options, write_options, write_pairs)
 
-import msiagan.utils.checkpoint
 import msiagan.utils.writing
+from msiagan.basicsr_patches.resume import latest_training_state
+from msiagan.basicsr_patches.run_files import TolerantSummaryWriter, quiet_tensorboard_threads, stop_on_write_errors
 from msiagan.utils.errors import OutputError
-from msiagan.utils.resume import latest_training_state
-from msiagan.utils.run_files import TolerantSummaryWriter, quiet_tensorboard_writer_threads, stop_on_write_errors
 from msiagan.utils.writing import cause, write_atomically
 
 FULL_DISK_RUN = osp.join(REPO, 'tests', 'run_on_full_disk.py')
@@ -39,7 +38,7 @@ def test_a_checkpoint_that_cannot_be_written_stops_at_once_and_keeps_the_last_st
             raise no_space_error()
         write_atomically(path, data)
 
-    monkeypatch.setattr(msiagan.utils.checkpoint, 'write_atomically', write_on_full_disk)
+    monkeypatch.setattr(msiagan.utils.writing, 'write_atomically', write_on_full_disk)
     with pytest.raises(OutputError, match=r'^\S*net_d_4\.pth: cannot write \(no space left on device\); training '
                        r'stopped at iteration 4, .* --auto_resume continues from the last one$'):
         model.save(0, 4)
@@ -60,7 +59,7 @@ def test_a_first_checkpoint_that_cannot_be_written_says_no_state_was_saved(tmp_p
     def write_on_full_disk(path, data):
         raise no_space_error()
 
-    monkeypatch.setattr(msiagan.utils.checkpoint, 'write_atomically', write_on_full_disk)
+    monkeypatch.setattr(msiagan.utils.writing, 'write_atomically', write_on_full_disk)
     with pytest.raises(OutputError, match=r'^\S*net_g_2\.pth: cannot write \(no space left on device\); training '
                        r'stopped at iteration 2, and no training state was saved before: a rerun starts from the '
                        r'beginning$'):
@@ -69,10 +68,10 @@ def test_a_first_checkpoint_that_cannot_be_written_says_no_state_was_saved(tmp_p
 
 def test_a_save_cut_short_by_a_full_disk_says_so_and_keeps_the_old_file(tmp_path, monkeypatch):
     path = tmp_path / 'net.pth'
-    msiagan.utils.checkpoint.atomic_save({'w': torch.ones(3)}, path)
+    msiagan.utils.writing.atomic_save({'w': torch.ones(3)}, path)
     monkeypatch.setattr(builtins, 'open', FullDiskOpen('net.pth'))
     with pytest.raises(OSError) as raised:
-        msiagan.utils.checkpoint.atomic_save({'w': torch.zeros(1000)}, path)
+        msiagan.utils.writing.atomic_save({'w': torch.zeros(1000)}, path)
     assert raised.value.errno == errno.ENOSPC
     assert torch.equal(torch.load(path, weights_only=True)['w'], torch.ones(3))
     assert os.listdir(tmp_path) == ['net.pth']
@@ -188,7 +187,7 @@ def test_a_tensorboard_writer_thread_that_fails_prints_no_traceback(tmp_path, ca
 
     printed = []  # the threads whose traceback would be printed
     monkeypatch.setattr(threading, 'excepthook', lambda args: printed.append(type(args.thread).__name__))
-    quiet_tensorboard_writer_threads()
+    threading.excepthook = quiet_tensorboard_threads(threading.excepthook)
     writer = SummaryWriter(str(tmp_path / 'tb'))
     writer_thread = writer.file_writer.event_writer._async_writer._worker
     writer_thread._record_writer = FullDiskRecords()

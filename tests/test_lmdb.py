@@ -1,18 +1,19 @@
-"""scripts/create_lmdb.py and io_backend: lmdb, which must give exactly the pixels of the disk backend."""
+"""scripts/data_preparation/create_lmdb.py and io_backend: lmdb, which must give exactly the pixels of the disk backend."""
 import os
 import random
+import re
 
 import cv2
 import lmdb
 import numpy as np
 import pytest
 import torch
-import yaml
 from basicsr.utils.lmdb_util import LmdbMaker
 from conftest import REPO, load_script, make_dataset, run_script, write_pairs
 
 import msiagan.utils.writing
 
+from msiagan.basicsr_patches.options_file import parse_options_text
 from msiagan.utils.errors import InputError
 
 create_lmdb = load_script('create_lmdb')
@@ -135,18 +136,31 @@ def test_meta_info_that_does_not_match_the_keys_is_named(tmp_path):
         make_dataset(lq_dir + '.lmdb', gt_dir + '.lmdb', backend='lmdb')
 
 
-def test_lmdb_options_are_lol_gan_reading_lmdb():
-    def load(name):
-        with open(os.path.join(REPO, 'options', name)) as f:
-            return yaml.safe_load(f)
+def uncomment_lmdb_lines(text):
+    """``text`` as its header says to make it read LMDB: each commented ``key: value`` line uncommented, in place
+    of the line above it (the same key at the same indentation); also the number of lines so swapped."""
+    lines, swapped = text.splitlines(keepends=True), 0
+    for i, line in enumerate(lines):
+        match = re.fullmatch(r'( *)# (\w+): (.*)\n', line)
+        if match and i and lines[i - 1].startswith(f'{match[1]}{match[2]}: '):
+            lines[i - 1], lines[i] = f'{match[1]}{match[2]}: {match[3]}\n', ''
+            swapped += 1
+    return ''.join(lines), swapped
 
-    disk, packed = load('lol_gan.yml'), load('lol_gan_lmdb.yml')
+
+def test_lmdb_lines_of_lol_gan_read_the_same_data_from_lmdb():
+    path = os.path.join(REPO, 'options', 'lol_gan.yml')
+    with open(path) as f:
+        text = f.read()
+    packed_text, swapped = uncomment_lmdb_lines(text)
+    assert swapped == 6  # dataroot_lq, dataroot_gt and io_backend:type of train and val
+    disk = parse_options_text(text, path)
+    packed = parse_options_text(packed_text, path)  # as msiagan-train reads it: valid options
     for phase in ('train', 'val'):
         for key in ('dataroot_lq', 'dataroot_gt'):
             assert packed['datasets'][phase].pop(key) == disk['datasets'][phase].pop(key) + '.lmdb'
         assert packed['datasets'][phase].pop('io_backend') == {'type': 'lmdb'}
-        disk['datasets'][phase].pop('io_backend')
-    assert packed.pop('name') == disk.pop('name') + '_lmdb'
+        assert disk['datasets'][phase].pop('io_backend') == {'type': 'disk'}
     assert packed == disk
 
 

@@ -1,5 +1,5 @@
 """The figures of README.md and docs/ that need LOL-v1 itself. They run only when MSIAGAN_LOL_V1 names a copy
-of it (a folder holding eval15/{low,high}, as scripts/prepare_lol.py writes or LOL-v1 comes), and are skipped
+of it (a folder holding eval15/{low,high}, as scripts/data_preparation/prepare_lol.py writes or LOL-v1 comes), and are skipped
 otherwise, as in ``make test``:
 
     MSIAGAN_LOL_V1=datasets/LOL-v1 python -m pytest tests/test_lol_v1_figures.py     # about a minute on 2 cores
@@ -29,7 +29,8 @@ def test_test_lol_prints_the_readme_psnr_and_ssim(tmp_path):
 
 
 def test_enhance_with_no_other_argument_gives_the_same_figures(tmp_path):
-    """msiagan-enhance -i eval15/low -o out (the shipped weights, whole frames): the PSNR and SSIM of test_lol.yml."""
+    """msiagan-enhance -i eval15/low -o out (the shipped weights, whole frames): the PSNR and SSIM of
+    options/test_lol.yml."""
     from basicsr.metrics import calculate_psnr, calculate_ssim
 
     eval15 = osp.join(osp.abspath(LOL_V1), 'eval15')

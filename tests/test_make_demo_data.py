@@ -1,4 +1,4 @@
-"""scripts/make_demo_data.py: the demo's paired low-light data, made from scikit-image's photos."""
+"""scripts/data_preparation/make_demo_data.py: the demo's paired low-light data, made from scikit-image's photos."""
 import os
 
 import cv2

@@ -12,13 +12,14 @@ import yaml
 from basicsr.utils import options as basicsr_options
 from conftest import REPO, load_script, run_entry, tiny_train_options, write_options, write_pairs
 
+from msiagan import basicsr_patches
+from msiagan.basicsr_patches.options_file import (BASICSR_ORDERED_YAML, BASICSR_YML_VALUE, force_yml_value,
+                                                  parse_options_text, read_options_file)
 from msiagan.enhance import main as enhance_main
 from msiagan.utils import options_check
 from msiagan.utils.entry import run_cli
 from msiagan.utils.errors import InputError
 from msiagan.utils.options_check import check_options_argv
-from msiagan.utils.options_file import (BASICSR_ORDERED_YAML, BASICSR_YML_VALUE, force_yml_value,
-                                        parse_options_text, read_options_file, use_safe_options_parsing)
 
 REFUSED = 'refused, options files may not hold Python objects'
 
@@ -169,7 +170,7 @@ def basicsr_reads(text):
 
 
 def honest_files():
-    return sorted(glob.glob(osp.join(REPO, 'options', '*.yml'))
+    return sorted(glob.glob(osp.join(REPO, 'options', '**', '*.yml'), recursive=True)
                   + glob.glob(osp.join(REPO, 'msiagan', 'weights', '*.yml')))
 
 
@@ -275,7 +276,7 @@ def test_force_yml_lists_that_are_code_are_refused(tmp_path, code):
 
 
 def test_basicsr_parse_options_reads_safely_and_as_before(tmp_path, monkeypatch):
-    """After use_safe_options_parsing, BasicSR's parse_options (which train/test_pipeline call) gives the same
+    """After basicsr_patches.install, BasicSR's parse_options (which train/test_pipeline call) gives the same
     options as its own parsing did on an honest file and --force_yml lists, and refuses code."""
     def parse(*argv):
         monkeypatch.setattr(sys, 'argv', ['train.py', *map(str, argv)])
@@ -286,7 +287,7 @@ def test_basicsr_parse_options_reads_safely_and_as_before(tmp_path, monkeypatch)
     monkeypatch.setattr(basicsr_options, 'ordered_yaml', BASICSR_ORDERED_YAML)
     monkeypatch.setattr(basicsr_options, '_postprocess_yml_value', BASICSR_YML_VALUE)
     before = parse(*honest)
-    use_safe_options_parsing()  # monkeypatch puts BasicSR's back afterwards
+    basicsr_patches.install(train=False)  # monkeypatch puts BasicSR's YAML reading back afterwards
     assert repr(parse(*honest)) == repr(before)
     assert before['train']['scheduler']['milestones'] == [10, 20]
 

@@ -1,4 +1,4 @@
-"""scripts/pack_dataset.py: a dataset into parts under a size limit and back, every file checked."""
+"""scripts/lent_gpu_machine/pack_dataset.py: a dataset into parts under a size limit and back, every file checked."""
 import filecmp
 import os
 import tarfile

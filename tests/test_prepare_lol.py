@@ -1,4 +1,4 @@
-"""scripts/prepare_lol.py on a generated tree of LOL-v1's layout."""
+"""scripts/data_preparation/prepare_lol.py on a generated tree of LOL-v1's layout."""
 import os
 import re
 import shutil

@@ -1,4 +1,4 @@
-"""scripts/prepare_sice.py on a small generated tree of SICE's layout (no SICE copy is available)."""
+"""scripts/data_preparation/prepare_sice.py on a small generated tree of SICE's layout (no SICE copy is available)."""
 import os
 import re
 from os import path as osp

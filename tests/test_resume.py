@@ -13,10 +13,10 @@ import torch
 from conftest import (feed, finished_output, make_dataset, make_model, run_entry, start_training, tiny_train_options,
                       write_options, write_pairs)
 
-from msiagan.utils.checkpoint import atomic_save
+from msiagan.basicsr_patches.resume import ResumableSampler, latest_training_state, load_resume_state
 from msiagan.utils.errors import InputError, TrainingError
-from msiagan.utils.resume import ResumableSampler, latest_training_state, load_resume_state
 from msiagan.utils.rng import rng_states, set_rng_states
+from msiagan.utils.writing import atomic_save
 
 TOTAL_ITER = 12
 

@@ -26,7 +26,7 @@ class PairedLowLightDataset(data.Dataset):
     grayscale, alpha and 16-bit files).
 
     Options (BasicSR's key names):
-        dataroot_lq, dataroot_gt (str): Image folders, or the two .lmdb files of scripts/create_lmdb.py.
+        dataroot_lq, dataroot_gt (str): Image folders, or the two .lmdb files of scripts/data_preparation/create_lmdb.py.
         io_backend (dict): {type: disk} or {type: lmdb} (read-only, opened once per process: lmdb_envs).
         meta_info_file (str, optional): Use only the stems this file lists (first word of each line).
         check_images (bool): Decode every pair once when the dataset is built, so an unreadable file, a

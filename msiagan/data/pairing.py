@@ -59,7 +59,7 @@ def read_meta_info(meta_info_file):
 
 
 def lmdb_keys(lmdb_path):
-    """Stems of an LMDB made by scripts/create_lmdb.py, checked against the keys it really holds."""
+    """Stems of an LMDB made by scripts/data_preparation/create_lmdb.py, checked against the keys it really holds."""
     meta_info = osp.join(lmdb_path, 'meta_info.txt')
     if not osp.isfile(meta_info):
         raise InputError(f'{lmdb_path}: not an LMDB with a meta_info.txt')

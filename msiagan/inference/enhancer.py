@@ -1,5 +1,5 @@
 """One object for a trained generator and the way it runs, as Real-ESRGAN's ``RealESRGANer``: msiagan-enhance,
-scripts/compare.py and scripts/demo_report.py build their generators through it.
+scripts/metrics/compare.py and scripts/metrics/demo_report.py build their generators through it.
 
     from msiagan.inference import Enhancer
     enhanced = Enhancer(fast=True).enhance_bgr_uint8(cv2.imread('dark.png'))   # the shipped LOL-v1 weights

@@ -6,7 +6,7 @@ from basicsr.utils.registry import ARCH_REGISTRY
 
 from msiagan.utils.errors import InputError
 from msiagan.utils.options_check import force_option
-from msiagan.utils.options_file import parse_options_text, read_options_text
+from msiagan.basicsr_patches.options_file import parse_options_text, read_options_text
 from msiagan.utils.weights import load_state_dict
 
 

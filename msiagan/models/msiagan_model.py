@@ -7,11 +7,12 @@ from basicsr.models.srgan_model import SRGANModel
 from basicsr.utils import get_root_logger
 from basicsr.utils.registry import MODEL_REGISTRY
 
-from msiagan.utils.checkpoint import AtomicCheckpointMixin
-from msiagan.utils.distributed import DistributedModelMixin, flagged_on_any_process
+from msiagan.utils.distributed import flagged_on_any_process
 from msiagan.utils.errors import InputError, TrainingError
 from msiagan.utils.weights import LOAD_ERRORS, unreadable_weights
 
+from .atomic_checkpoint import AtomicCheckpointMixin
+from .distributed_mixin import DistributedModelMixin
 from .fast_training import FastTrainingMixin, in_chunks
 
 
@@ -36,7 +37,8 @@ class MSIAGANModel(FastTrainingMixin, DistributedModelMixin, AtomicCheckpointMix
             step), with a warning. False: it stops training with a one-line error naming the iteration and the
             loss, before any update or save. Default: False.
         channels_last, mixed_precision, compile, generator_chunk: training speed (msiagan.models.fast_training).
-    Distributed (msiagan.utils.distributed) on GPUs and CPUs; checkpoints written atomically (msiagan.utils.checkpoint).
+    Distributed (msiagan.models.distributed_mixin) on GPUs and CPUs; checkpoints written atomically
+    (msiagan.models.atomic_checkpoint).
     Logged: l_g_pix, l_g_mac, l_g_ssim, l_g_gan, l_g_total, l_d_real, l_d_fake, out_d_real, out_d_fake (content-only:
     the first three and l_g_total).
     """

@@ -1,2 +1,2 @@
-"""Plumbing shared by the package: errors, BasicSR compatibility, options files, distributed runs, resuming,
-checkpoints, writing files and reading weights. Imports nothing of the rest of msiagan."""
+"""Plumbing shared by the package: errors, entry points, options checks, the process group, random generators,
+profiling, writing files and reading weights. Changes to BasicSR's behaviour are in msiagan.basicsr_patches."""

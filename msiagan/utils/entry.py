@@ -3,7 +3,9 @@ import os
 import sys
 from os import path as osp
 
+from msiagan.utils.distributed import leave_process_group
 from msiagan.utils.errors import InputError, OutputError, TrainingError
+
 PACKAGE_DIR = osp.dirname(osp.dirname(osp.abspath(__file__)))  # the msiagan package
 
 
@@ -28,13 +30,18 @@ def run_cli(program, pipeline, is_train=None):
     one-line error, and Ctrl-C (SIGINT) with one line and exit status 130 (the traceback too with --debug).
 
     is_train (bool, optional): first check the options file named by -opt for a training (True) or test
-    (False) run (msiagan.utils.options_check).
+    (False) run (msiagan.utils.options_check). A training then leaves its process group however it ends
+    (BasicSR's train_pipeline does not).
     """
     try:
         if is_train is not None:
             from msiagan.utils.options_check import check_options_argv  # here: it loads every registry
             check_options_argv(sys.argv[1:], is_train)
-        pipeline()
+        try:
+            pipeline()
+        finally:
+            if is_train:
+                leave_process_group()
     except (InputError, OutputError, TrainingError) as error:
         if '--debug' in sys.argv:
             raise

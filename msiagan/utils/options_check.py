@@ -17,11 +17,20 @@ import basicsr.models  # noqa: F401
 import torch
 from basicsr.utils.registry import ARCH_REGISTRY, DATASET_REGISTRY, LOSS_REGISTRY, METRIC_REGISTRY, MODEL_REGISTRY
 
+from msiagan.basicsr_patches.options_file import force_yml_value, read_options_file
 from msiagan.utils.errors import InputError
-from msiagan.utils.options_file import force_yml_value, read_options_file
 
 SCHEDULERS = ('MultiStepLR', 'MultiStepRestartLR', 'CosineAnnealingRestartLR')  # what BaseModel can build
 BACKENDS = ('disk', 'lmdb')  # the io_backend types of PairedLowLightDataset
+
+
+def parse_argv(argv):
+    """``-opt``, ``--force_yml`` and ``--launcher`` of BasicSR's command line (other arguments are left alone)."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument('-opt')
+    parser.add_argument('--force_yml', nargs='+', default=[])
+    parser.add_argument('--launcher', default='none')
+    return parser.parse_known_args(argv)[0]
 
 
 def load_options(argv):
@@ -29,10 +38,7 @@ def load_options(argv):
 
     Returns (None, None) without -opt: BasicSR's own argument parser reports that.
     """
-    parser = argparse.ArgumentParser(add_help=False)
-    parser.add_argument('-opt')
-    parser.add_argument('--force_yml', nargs='+', default=[])
-    args, _ = parser.parse_known_args(argv)
+    args = parse_argv(argv)
     if args.opt is None:
         return None, None
     opt = read_options_file(args.opt)
@@ -43,7 +49,7 @@ def load_options(argv):
 
 def force_option(opt, entry):
     """Apply one ``--force_yml key:key=value`` to ``opt`` the way BasicSR will (same value parsing, lists as
-    literals: msiagan.utils.options_file)."""
+    literals: msiagan.basicsr_patches.options_file)."""
     if entry.count('=') > 1:
         raise InputError(f'--force_yml {entry}: one "=" only (BasicSR splits the entry at it)')
     keys, sep, value = entry.partition('=')
@@ -65,7 +71,7 @@ def check_options_argv(argv, is_train):
     """Check the options file that ``argv`` (BasicSR's command line, without the program) names."""
     opt, source = load_options(argv)
     if opt is not None:
-        OptionsCheck(source, is_train).check(opt)
+        OptionsCheck(source, is_train, parse_argv(argv).launcher).check(opt)
 
 
 def join(path, key):
@@ -74,11 +80,15 @@ def join(path, key):
 
 
 class OptionsCheck:
-    """The checks of one options file; ``source`` names it in the errors. Paths are written 'a:b:c'."""
+    """The checks of one options file; ``source`` names it in the errors. Paths are written 'a:b:c'.
 
-    def __init__(self, source, is_train):
+    ``launcher`` is BasicSR's ``--launcher``: 'none' for one process, else 'pytorch' or 'slurm'.
+    """
+
+    def __init__(self, source, is_train, launcher='none'):
         self.source = source
         self.is_train = is_train
+        self.launcher = launcher
 
     def fail(self, message):
         raise InputError(f'{self.source}: {message}')
@@ -129,7 +139,7 @@ class OptionsCheck:
     def check(self, opt):
         """Raise an InputError naming the first option at fault."""
         self.require(opt, '', ['name', 'model_type', 'num_gpu', 'network_g'])
-        self.check_num_gpu(opt['num_gpu'])
+        self.check_num_gpu(opt['num_gpu'], self.section(opt, '', 'dist_params') if opt.get('dist_params') else {})
         self.section(opt, '', 'path')
         self.registered(opt['model_type'], 'model_type', MODEL_REGISTRY, 'model')
         for key in ('pretrain_network_g', 'pretrain_network_d', 'resume_state'):
@@ -197,8 +207,15 @@ class OptionsCheck:
                 self.built_from(self.section(train, 'train', key), join('train', key), LOSS_REGISTRY, 'loss')
                 self.numbers(section, join('train', key))
 
-    def check_num_gpu(self, num_gpu):
-        """'auto', 0, or no more CUDA GPUs than this machine has (BasicSR would fail on the first .cuda())."""
+    def check_num_gpu(self, num_gpu, dist_params):
+        """'auto', 0, or no more CUDA GPUs than this machine has (BasicSR would fail on the first .cuda()).
+
+        0 under a launcher needs the GPUs hidden: the process group of a machine with CUDA is NCCL's, which cannot
+        join networks on the CPU (unless --launcher slurm is given ``dist_params: backend: gloo``)."""
+        gloo = self.launcher == 'slurm' and dist_params.get('backend') == 'gloo'
+        if num_gpu == 0 and self.launcher != 'none' and torch.cuda.is_available() and not gloo:
+            self.fail(f'num_gpu 0 with --launcher {self.launcher} on a machine with CUDA GPUs: set num_gpu: auto to '
+                      'train on the GPUs, or hide them (CUDA_VISIBLE_DEVICES=) to train on the CPUs')
         if num_gpu == 'auto' or num_gpu == 0:
             return
         if not isinstance(num_gpu, int) or num_gpu < 0:

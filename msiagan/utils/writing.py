@@ -5,15 +5,18 @@ A full disk shows in different ways: Python raises ``OSError(ENOSPC)``, but torc
 memory, keeps the ``OSError``; ``cause`` names a full disk behind a library's vaguer message.
 """
 import errno
+import io
 import os
 import shutil
 from os import path as osp
 
 import cv2
+import torch
 
 from msiagan.utils.errors import OutputError
 
 NEARLY_FULL_BYTES = 1024 * 1024  # a disk with less free space than this after a failed write is full
+TORCH_SAVE = torch.save  # the real one, whatever msiagan.basicsr_patches.torch_save makes it for a while
 
 
 def free_bytes(path):
@@ -86,3 +89,12 @@ def write_image_atomically(path, img, params=()):
         write_atomically(path, encode_image(path, img, params))
     except OSError as error:
         raise write_failure(path, error) from None
+
+
+def atomic_save(obj, path):
+    """``torch.save(obj, path)`` written whole or not at all (``write_atomically``): ``path`` is always either the
+    previous file or the complete new one. ``obj`` is serialized in memory first, so that a write that fails raises
+    its OSError (e.g. ENOSPC), not torch's 'unexpected pos'."""
+    buffer = io.BytesIO()
+    TORCH_SAVE(obj, buffer)
+    write_atomically(path, buffer.getbuffer())

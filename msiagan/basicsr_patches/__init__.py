@@ -1,0 +1,89 @@
+"""The one place where msiagan changes how BasicSR 1.4.2 (the PyPI release) behaves; nothing in site-packages is
+edited.
+
+At import (``import msiagan`` imports this package first, before anything imports ``basicsr``):
+``torchvision.transforms.functional_tensor`` is aliased, so that BasicSR imports on torchvision >= 0.17.
+``install()``, called by msiagan/train.py and msiagan/test.py, replaces the names listed in it, one line each with
+its reason. The modules of this package define the replacements; only ``install()`` applies them. One swap is
+made by our model instead, for the length of one call: ``torch.save`` inside BasicSR's ``save_network`` and
+``save_training_state`` (``torch_save.torch_save_as``, used by msiagan.models.atomic_checkpoint).
+"""
+import importlib
+import sys
+import threading
+
+
+def alias_functional_tensor():
+    """Re-expose ``torchvision.transforms.functional_tensor`` (renamed ``_functional_tensor`` in 0.17).
+
+    ``basicsr/data/degradations.py`` imports ``rgb_to_grayscale`` from the old name at import time, so
+    ``import basicsr`` fails on torchvision >= 0.17 without this alias. BasicSR master has the same fix.
+    """
+    old_name = 'torchvision.transforms.functional_tensor'
+    try:
+        importlib.import_module(old_name)
+    except ImportError:
+        sys.modules[old_name] = importlib.import_module('torchvision.transforms._functional_tensor')
+
+
+alias_functional_tensor()
+
+from basicsr import test as basicsr_test  # noqa: E402  (after the alias)
+from basicsr import train as basicsr_train  # noqa: E402
+from basicsr.models import sr_model  # noqa: E402
+from basicsr.utils import options as basicsr_options  # noqa: E402
+
+from . import launchers, options_file, quiet_console, resume, run_files  # noqa: E402
+
+
+def replace_attribute(module, name, value):
+    """Set ``module.name`` to ``value``; an ImportError if the module has no such name (another BasicSR than
+    1.4.2, on which the replacement would silently do nothing)."""
+    if not hasattr(module, name):
+        raise ImportError(f'{module.__name__} has no {name}: msiagan patches BasicSR 1.4.2 '
+                          '(pip install basicsr==1.4.2)')
+    setattr(module, name, value)
+
+
+def install(train, quiet=False):
+    """Replace what BasicSR's test pipeline (and with ``train``, its training pipeline) looks up; ``quiet``: the
+    console of msiagan/train.py --quiet. Calling it again installs the same again."""
+    # --launcher: init_dist needs CUDA (set_device, NCCL); ours uses gloo without GPUs and reads srun's variables
+    replace_attribute(basicsr_options, 'init_dist', launchers.init_dist)
+    # -opt: yaml.Loader builds any Python object a file names (so runs code); ours builds plain YAML, refuses tags
+    replace_attribute(basicsr_options, 'ordered_yaml', options_file.safe_ordered_yaml)
+    # --force_yml: a value that starts with [ is eval-ed; ours reads it with ast.literal_eval
+    replace_attribute(basicsr_options, '_postprocess_yml_value', options_file.force_yml_value)
+    # validation and test images: a failed write gives a traceback or a cut file; ours: whole, or an OutputError
+    replace_attribute(sr_model, 'imwrite', run_files.write_run_image)
+    # results/<name>: a folder that cannot be made gives a traceback; ours an OutputError naming it
+    replace_attribute(basicsr_test, 'make_exp_dirs', run_files.make_exp_dirs)
+    # the test log: unwritable, it prints a traceback per line and goes on; ours (its handleError) an OutputError
+    replace_attribute(basicsr_test, 'get_root_logger', run_files.get_root_logger_stopping_on_write_errors)
+    if not train:
+        return
+    # -h lists BasicSR's flags only; ours adds train.py's --quiet (train.py takes it out of argv before parsing)
+    replace_attribute(basicsr_train, 'parse_options', quiet_console.parse_options_listing_quiet)
+    # experiments/<name>, and an old one moved aside: a traceback when they cannot be; ours an OutputError
+    replace_attribute(basicsr_train, 'make_exp_dirs', run_files.make_exp_dirs)
+    replace_attribute(basicsr_train, 'mkdir_and_rename', run_files.mkdir_and_rename)
+    # the options copy: every process writes it, a failure is a traceback or a cut file; ours: process 0, whole
+    replace_attribute(basicsr_train, 'copy_opt_file', run_files.copy_options_file)
+    # the training log: as the test log above
+    replace_attribute(basicsr_train, 'get_root_logger', run_files.get_root_logger_stopping_on_write_errors)
+    # tensorboard: a writer that fails crashes the run; ours is dropped with one warning, the run goes on
+    replace_attribute(basicsr_train, 'init_tb_loggers', run_files.init_tb_loggers)
+    # ... and its writer thread's traceback is not printed (the writer's next call raises the failure: one warning)
+    replace_attribute(threading, 'excepthook', run_files.quiet_tensorboard_threads(threading.excepthook))
+    exact_resume = resume.ExactResume()
+    # resume state: loaded to the current CUDA device, found under ./experiments; ours to the CPU, own folder
+    replace_attribute(basicsr_train, 'load_resume_state', exact_resume.load_resume_state)
+    # resuming restarts the epoch from its first batch, reseeded; ours takes it up where it stopped, same RNG
+    replace_attribute(basicsr_train, 'EnlargedSampler', resume.ResumableSampler)
+    replace_attribute(basicsr_train, 'create_train_val_dataloader', exact_resume.create_train_val_dataloader)
+    if quiet:
+        # --quiet: the console shows warnings and the validation results only; the log file stays whole
+        replace_attribute(basicsr_train, 'get_root_logger',
+                          quiet_console.quiet_root_logger(run_files.get_root_logger_stopping_on_write_errors))
+        # --quiet: one short progress line per print_freq on the console; the full message to the log file
+        replace_attribute(basicsr_train, 'MessageLogger', quiet_console.QuietMessageLogger)

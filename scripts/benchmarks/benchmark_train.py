@@ -1,0 +1,169 @@
+"""Training speed: BasicSR's plain path against the fast path, the same model on the same data, in one run.
+
+    python scripts/benchmarks/benchmark_train.py -opt options/lol_gan.yml --force_yml train:generator_chunk=1   # CPU, 2 threads
+    python scripts/benchmarks/benchmark_train.py -opt options/lol_gan.yml --device cuda --iters 50
+    python scripts/benchmarks/benchmark_train.py -opt options/demo.yml --force_yml datasets:train:dataroot_lq=...
+
+The plain path is the options as they are with every fast option off: BasicSR's DataLoader decoding the files in its
+num_worker_per_gpu workers, float32, no channels_last, no torch.compile. The fast path is the same options with the
+training split held decoded (``cache: memory``, or ``device`` on a GPU) and no loader workers, ``channels_last``,
+``mixed_precision`` (--precision; default: the options' own, else bf16 on a GPU and float32 on a CPU, which gives
+the plain path's numbers; on a CPU with bf16 instructions bf16 is faster: docs/speed.md), ``compile`` (--compile;
+default on a GPU) and ``generator_chunk`` (the options' own: on a CPU, --force_yml train:generator_chunk=1 for large
+crops, docs/speed.md). Each path runs in a fresh process: --warmup iterations, then --iters timed ones, fed as
+BasicSR's trainer feeds them. For each it prints megapixels of training (crops times their pixels) per second,
+iterations per second, the share of the time spent waiting for data and the peak memory (CUDA: peak allocated; CPU:
+peak RSS of the training process, loader workers not counted); the last line is ``plain P Mpx/s, fast F Mpx/s,
+speed-up Rx``. Building the datasets (for the fast path: decoding the split) is not timed. On a shared machine,
+compare figures from the same run.
+"""
+import argparse
+import copy
+import logging
+import multiprocessing
+import sys
+import time
+from os import path as osp
+
+import torch
+
+import msiagan  # noqa: F401  (first: makes basicsr importable, registers everything)
+from basicsr.data import build_dataset
+from basicsr.models import build_model
+from basicsr.utils import get_root_logger, set_random_seed
+
+from msiagan.utils.entry import run_cli
+from msiagan.utils.errors import InputError
+from msiagan.utils.options_check import OptionsCheck, load_options
+from msiagan.utils.profiling import peak_rss_mib
+
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from benchmark_data import endless, training_loader  # noqa: E402
+
+PATHS = ('plain', 'fast')
+
+
+def path_options(opt, path, device, precision, compile_networks):
+    """The options of one path: ``opt`` with the fast options off ('plain') or on ('fast'), on ``device``."""
+    opt = copy.deepcopy(opt)
+    opt.update(num_gpu=1 if device == 'cuda' else 0, dist=False, rank=0, world_size=1, is_train=True)
+    train_set = opt['datasets']['train']
+    train_set.update(phase='train', scale=opt.get('scale', 1))
+    if path == 'plain':
+        train_set['cache'] = None
+        opt['train'].update(channels_last=False, mixed_precision=None, compile=False, generator_chunk=None)
+    else:
+        train_set.update(cache='device' if device == 'cuda' else 'memory', num_worker_per_gpu=0, prefetch_mode=None,
+                         pin_memory=False)
+        opt['train'].update(channels_last=True, mixed_precision=None if precision == 'fp32' else precision,
+                            compile=compile_networks, generator_chunk=opt['train'].get('generator_chunk'))
+    return opt
+
+
+def fast_settings(opt):
+    """One line naming the fast options of ``opt``."""
+    train = opt['train']
+    return (f"cache {opt['datasets']['train']['cache']}, 0 workers, channels_last, "
+            f"{train['mixed_precision'] or 'fp32'}, compile {'on' if train['compile'] else 'off'}, "
+            f"generator_chunk {train['generator_chunk'] or '~'}")
+
+
+def measure(opt, warmup, iters, threads):
+    """Train ``warmup`` then ``iters`` timed iterations; a dict of the figures (see the module docstring)."""
+    torch.set_num_threads(threads)
+    get_root_logger(log_level=logging.WARNING)
+    set_random_seed(opt.get('manual_seed', 0))
+    dataset_opt = opt['datasets']['train']
+    stream = endless(training_loader(build_dataset(dataset_opt), dataset_opt, opt.get('manual_seed', 0)))
+    model = build_model(opt)
+    cuda = model.device.type == 'cuda'
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
+    waited = total = 0.0
+    pixels = 0
+    for current_iter in range(1, warmup + iters + 1):
+        start = time.perf_counter()
+        batch = next(stream)
+        fed = time.perf_counter()
+        model.feed_data(batch)
+        model.optimize_parameters(current_iter)
+        if cuda:
+            torch.cuda.synchronize()
+        if current_iter > warmup:
+            waited, total = waited + fed - start, total + time.perf_counter() - start
+            pixels += batch['gt'][:, 0].numel()
+    peak = torch.cuda.max_memory_allocated() / 2**20 if cuda else peak_rss_mib()
+    return dict(mpx_per_s=pixels / 1e6 / total, it_per_s=iters / total, waiting=waited / total, peak_mib=peak,
+                crops=f"{len(batch['gt'])} x {batch['gt'].shape[-1]}x{batch['gt'].shape[-2]}")
+
+
+def measure_child(connection, *args):
+    try:
+        connection.send(measure(*args))
+    except InputError as error:
+        connection.send(error)
+
+
+def measure_in_new_process(*args):
+    """``measure(*args)`` in a fresh process (its own peak memory; loader workers allowed)."""
+    receiver, sender = multiprocessing.get_context('spawn').Pipe(duplex=False)
+    process = multiprocessing.get_context('spawn').Process(target=measure_child, args=(sender, *args))
+    process.start()
+    sender.close()
+    try:
+        result = receiver.recv()
+    except EOFError:
+        result = None
+    process.join()
+    if isinstance(result, InputError):
+        raise result
+    if result is None:
+        raise InputError(f'the measuring process ended with exit status {process.exitcode}')
+    return result
+
+
+def benchmark(args):
+    if args.iters < 1 or args.warmup < 0 or args.threads < 1:
+        raise InputError('--iters and --threads must be at least 1, --warmup at least 0')
+    if args.device == 'cuda' and not torch.cuda.is_available():
+        raise InputError('--device cuda: CUDA is not available on this machine')
+    force = ['--force_yml', *args.force_yml] if args.force_yml else []
+    opt, source = load_options(['-opt', args.opt, *force])
+    OptionsCheck(source, is_train=True).check(opt)
+    precision = args.precision or opt['train'].get('mixed_precision') or ('bf16' if args.device == 'cuda' else 'fp32')
+    compile_networks = args.device == 'cuda' if args.compile is None else args.compile == 'on'
+    machine = torch.cuda.get_device_name() if args.device == 'cuda' else f'CPU, {args.threads} threads'
+    print(f'{source} on {machine}: {args.warmup} warm-up + {args.iters} timed iterations per path')
+    speeds = {}
+    for path in PATHS:
+        opt_path = path_options(opt, path, args.device, precision, compile_networks)
+        result = measure_in_new_process(opt_path, args.warmup, args.iters, args.threads)
+        settings = (fast_settings(opt_path) if path == 'fast'
+                    else f"files, {opt_path['datasets']['train']['num_worker_per_gpu']} workers, fp32")
+        print(f"{path} ({settings}): {result['crops']} a batch, {result['mpx_per_s']:.3f} Mpx/s, "
+              f"{result['it_per_s']:.3f} it/s, {100 * result['waiting']:.1f}% waiting for data, "
+              f"peak memory {result['peak_mib']:.0f} MiB")
+        speeds[path] = result['mpx_per_s']
+    print(f"plain {speeds['plain']:.2f} Mpx/s, fast {speeds['fast']:.2f} Mpx/s, "
+          f"speed-up {speeds['fast'] / speeds['plain']:.2f}x")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('-opt', required=True, help='training options file')
+    parser.add_argument('--force_yml', nargs='+', default=[], help='key:key=value changes, as msiagan/train.py takes')
+    parser.add_argument('--device', choices=('cpu', 'cuda'), default='cuda' if torch.cuda.is_available() else 'cpu',
+                        help='default: cuda when available')
+    parser.add_argument('--threads', type=int, default=2, help='CPU threads of the training process (default: 2)')
+    parser.add_argument('--iters', type=int, default=5, help='timed iterations per path (default: 5)')
+    parser.add_argument('--warmup', type=int, default=2, help='untimed iterations first (default: 2)')
+    parser.add_argument('--precision', choices=('fp32', 'bf16', 'fp16'),
+                        help="fast path precision (default: the options', else bf16 on a GPU, fp32 on a CPU)")
+    parser.add_argument('--compile', choices=('on', 'off'), help='fast path torch.compile (default: on a GPU)')
+    parser.add_argument('--debug', action='store_true', help='show the traceback of an input error')
+    args = parser.parse_args(argv)
+    run_cli('benchmark_train.py', lambda: benchmark(args))
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,187 @@
+"""Compare enhancement models side by side on one paired dataset.
+
+    python scripts/metrics/compare.py --data datasets/LOL-v1/eval15 --out results/compare \\
+        --model "MSIA-GAN (ours)" options/train/recommended_gan_lol.yml msiagan/weights/msiagan_lol_v1.pth \\
+        --model "pix2pix U-Net" options/train/baseline_unet_gan_lol.yml experiments/.../net_g_latest.pth \\
+        --images 1 22
+
+--meta-info restricts the pairs to a list (msiagan/data/meta_info/lol_v1_val.txt: the validation split).
+Each --model is LABEL NETWORK WEIGHTS, NETWORK being a BasicSR options file (its network_g) or a registered
+arch name (its default arguments); a network that cannot be built, or whose output is not the reference's
+size (e.g. a super-resolution model), is refused in one line. Writes <out>/compare.md and <out>/compare.csv
+(PSNR and SSIM with BasicSR's metrics on RGB, crop_border 0; the GT-mean variant in its own columns; the
+brightness error, |grey mean of output - grey mean of reference| in grey levels of [0, 255]; parameters; GMAC
+at 256x256; CPU latency at 600x400) and <out>/grid_<stem>.png for each --images stem: input | models | reference.
+--orientations adds two PSNR columns: the inputs mirrored left to right, and turned by 90, 180 and 270 degrees
+(their mean), each output turned back before it is scored; a model that does not depend on the orientation
+scores them as its PSNR.
+
+Any BasicSR generator that keeps the image size can be a --model. The archs of other BasicSR plugins are
+registered only when their package is imported: --import MODULE (repeatable) imports it before any network is
+built, e.g. --import realesrgan for Real-ESRGAN's SRVGGNetCompact or --import hat for HAT (the module must be
+importable: installed, or on PYTHONPATH). A module that cannot be imported is refused in one line.
+"""
+import argparse
+import csv
+import importlib
+import os
+from functools import partial
+from os import path as osp
+
+import msiagan  # noqa: F401  (first: makes basicsr importable, registers everything)
+import cv2
+import numpy as np
+import torch
+from basicsr.metrics import calculate_psnr, calculate_ssim
+from msiagan.data.image_io import read_bgr_uint8
+from msiagan.data.pairing import paired_paths_from_root
+from msiagan.inference import Enhancer
+from msiagan.inference.visualize import labelled_grid
+from msiagan.metrics import calculate_brightness_error, calculate_psnr_gtmean, calculate_ssim_gtmean
+from msiagan.utils.entry import run_cli
+from msiagan.utils.errors import InputError
+from msiagan.utils.profiling import count_gmac, count_parameters, measure_latency
+
+METRICS = {'PSNR': calculate_psnr, 'SSIM': calculate_ssim, 'PSNR (GT-mean)': calculate_psnr_gtmean,
+           'SSIM (GT-mean)': calculate_ssim_gtmean, 'brightness error': calculate_brightness_error}
+# --orientations: column -> the (view, undo) pairs of (H, W, C) arrays whose outputs' mean PSNR it shows
+ORIENTATIONS = {'PSNR mirrored': [(np.fliplr, np.fliplr)],
+                'PSNR turned': [(partial(np.rot90, k=k), partial(np.rot90, k=-k)) for k in (1, 2, 3)]}
+
+
+def size_of(img):
+    """'WxH' of an (H, W, C) image."""
+    return f'{img.shape[1]}x{img.shape[0]}'
+
+
+def oriented_psnr(enhancer, low, high, views):
+    """Mean PSNR (dB) against ``high`` of the outputs for ``views`` of ``low``, each (view, undo) of an (H, W, C)
+    uint8 array, each output undone first."""
+    return np.mean([calculate_psnr(undo(enhancer.enhance_bgr_uint8(np.ascontiguousarray(view(low)))), high, 0)
+                    for view, undo in views])
+
+
+def evaluate(label, enhancer, pairs, keep=(), orientations=False):
+    """(mean of each METRICS entry, and with ``orientations`` each ORIENTATIONS one, over the pairs, {stem:
+    enhanced uint8 BGR} for the stems in ``keep``).
+
+    A model whose output is not the size of the reference (e.g. a super-resolution one) is refused at the
+    first pair, before any metric.
+    """
+    scores, kept = {name: [] for name in [*METRICS, *(ORIENTATIONS if orientations else ())]}, {}
+    for pair in pairs:
+        low, high = read_bgr_uint8(pair['lq_path']), read_bgr_uint8(pair['gt_path'])
+        output = enhancer.enhance_bgr_uint8(low)
+        if output.shape != high.shape:
+            raise InputError(f'--model {label!r}: its output is {size_of(output)} but the reference '
+                             f'{pair["gt_path"]} is {size_of(high)}; compare needs a model that keeps the size')
+        for name, metric in METRICS.items():
+            scores[name].append(metric(output, high, crop_border=0))
+        if orientations:
+            for name, views in ORIENTATIONS.items():
+                scores[name].append(oriented_psnr(enhancer, low, high, views))
+        if pair['key'] in keep:
+            kept[pair['key']] = output
+    return {name: float(np.mean(values)) for name, values in scores.items()}, kept
+
+
+def cpu_latency_ms(net, threads, repeats):
+    """Median eager CPU latency (ms) of one 600x400 image with ``threads`` threads."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        _, median, _ = measure_latency(net.cpu(), torch.rand(1, 3, 400, 600), repeats=repeats)
+    finally:
+        torch.set_num_threads(previous)
+    return 1000 * median
+
+
+def write_tables(rows, out_dir, threads):
+    columns = list(rows[0])
+    with open(osp.join(out_dir, 'compare.csv'), 'w', newline='') as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    formats = {'PSNR': '{:.2f}', 'PSNR (GT-mean)': '{:.2f}', 'SSIM': '{:.4f}', 'SSIM (GT-mean)': '{:.4f}',
+               'PSNR mirrored': '{:.2f}', 'PSNR turned': '{:.2f}', 'brightness error': '{:.1f}',
+               'params (M)': '{:.3f}', 'GMAC @256x256': '{:.2f}',
+               f'CPU ms @600x400 ({threads} threads)': '{:.0f}'}
+    lines = ['| ' + ' | '.join(columns) + ' |', '|' + ' --- |' * len(columns)]
+    for row in rows:
+        cells = [formats.get(key, '{}').format(value) if value is not None else 'n/a' for key, value in row.items()]
+        lines.append('| ' + ' | '.join(cells) + ' |')
+    with open(osp.join(out_dir, 'compare.md'), 'w') as f:
+        f.write('\n'.join(lines) + '\n')
+    return '\n'.join(lines)
+
+
+def import_plugins(modules):
+    """Import each of ``modules`` (dotted names), so that the archs they register are in BasicSR's registries."""
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except Exception as error:  # not found, or its own import failed: one line that names it and why
+            first_line = (str(error).splitlines() or [''])[0]
+            raise InputError(f'--import {name}: cannot be imported ({type(error).__name__}: {first_line})') from None
+
+
+def compare():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--data', required=True, help='folder with low/ and high/ (pairs by file stem)')
+    parser.add_argument('--meta-info', help='use only the stems this meta_info file lists (e.g. a validation split)')
+    parser.add_argument('--model', nargs=3, action='append', required=True, metavar=('LABEL', 'NETWORK', 'WEIGHTS'))
+    parser.add_argument('--import', dest='imports', action='append', default=[], metavar='MODULE',
+                        help='import MODULE first, so that the archs it registers can be a --model (repeatable; '
+                        'e.g. realesrgan, hat)')
+    parser.add_argument('--out', default='results/compare')
+    parser.add_argument('--images', nargs='*', default=None, help='stems to show in grids (default: the first)')
+    parser.add_argument('--grid-scale', type=float, default=1.0, help='resize factor of the images in the grids')
+    parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    parser.add_argument('--threads', type=int, default=2, help='CPU threads for the latency column')
+    parser.add_argument('--repeats', type=int, default=5, help='timed runs for the latency column (0: skip)')
+    parser.add_argument('--orientations', action='store_true',
+                        help='also PSNR on mirrored and on turned inputs (outputs turned back)')
+    parser.add_argument('--debug', action='store_true', help='show the traceback of an input error')
+    args = parser.parse_args()
+    for name, value, least in (('threads', args.threads, 1), ('repeats', args.repeats, 0)):
+        if value < least:
+            parser.error(f'--{name} {value}: must be at least {least}')
+    if args.grid_scale <= 0:
+        parser.error(f'--grid-scale {args.grid_scale}: must be above 0')
+    import_plugins(args.imports)  # first: a --model may name an arch that one of them registers
+
+    pairs = paired_paths_from_root(args.data, args.meta_info)
+    stems = args.images if args.images is not None else [pairs[0]['key']]
+    unknown = sorted(set(stems) - {pair['key'] for pair in pairs})
+    if unknown:
+        parser.error(f'--images: no pair named {unknown[0]!r} in {args.data}')
+    os.makedirs(args.out, exist_ok=True)
+
+    rows, enhanced = [], {}
+    for label, network, weights in args.model:
+        enhancer = Enhancer(weights, network, device=args.device)  # eager: its GMAC and latency are measured
+        scores, enhanced[label] = evaluate(label, enhancer, pairs, keep=set(stems), orientations=args.orientations)
+        rows.append({
+            'model': label, **scores,
+            'params (M)': count_parameters(enhancer.net) / 1e6,
+            'GMAC @256x256': count_gmac(enhancer.net, 256, 256, device=args.device),
+            f'CPU ms @600x400 ({args.threads} threads)':
+            cpu_latency_ms(enhancer.net, args.threads, args.repeats) if args.repeats else None,
+        })
+        print(f'{label}: PSNR {scores["PSNR"]:.2f} SSIM {scores["SSIM"]:.4f}', flush=True)
+    print(write_tables(rows, args.out, args.threads))
+
+    by_stem = {pair['key']: pair for pair in pairs}
+    for stem in stems:
+        low, high = read_bgr_uint8(by_stem[stem]['lq_path']), read_bgr_uint8(by_stem[stem]['gt_path'])
+        row = [low] + [enhanced[label][stem] for label, _, _ in args.model] + [high]
+        if args.grid_scale != 1:
+            row = [cv2.resize(img, None, fx=args.grid_scale, fy=args.grid_scale, interpolation=cv2.INTER_AREA)
+                   for img in row]
+        grid = labelled_grid([row], ['input'] + [label for label, _, _ in args.model] + ['reference'])
+        cv2.imwrite(osp.join(args.out, f'grid_{stem}.png'), grid)
+    print(f'tables and grids in {args.out}')
+
+
+if __name__ == '__main__':
+    run_cli('compare.py', compare)

@@ -1,0 +1,84 @@
+"""options/train/shipped_lol_v1/: the shipped LOL-v1 weights' recipe, one file per stage, is the commands that
+trained them: each stage file is its base options file plus exactly the --force_yml overrides those runs used
+(only the run's name differs besides them), and each names a checkpoint that the previous stage saves."""
+import copy
+import os
+import re
+from os import path as osp
+
+import pytest
+import yaml
+from conftest import REPO
+
+from msiagan.basicsr_patches.options_file import force_yml_value
+
+STAGES_DIR = osp.join('options', 'train', 'shipped_lol_v1')
+
+# stage file -> (base options file, the --force_yml overrides of the recorded command, less its name=)
+STAGES = {
+    '1_content.yml': ('options/train/recommended_gan_lol.yml', [
+        'train:gan_opt:loss_weight=0', 'train:total_iter=36000', 'train:scheduler:periods=[36000]']),
+    '2_warm_restart.yml': ('options/train/recommended_gan_lol.yml', [
+        'path:pretrain_network_g=experiments/MSIAGAN_LOLv1_shipped_1_content/models/net_g_33000.pth',
+        'train:optim_g:lr=0.0001', 'train:total_iter=4000', 'train:scheduler:periods=[8000]',
+        'train:gan_opt:loss_weight=0']),
+    '3_frame_flip.yml': ('options/train/recommended_content_lol.yml', [
+        'path:pretrain_network_g=experiments/MSIAGAN_LOLv1_shipped_2_warm_restart/models/net_g_3500.pth',
+        'datasets:train:lq_frame_flip=true', 'train:optim_g:lr=0.0001', 'train:total_iter=6000',
+        'train:scheduler:periods=[6000]', 'train:scheduler:restart_weights=[1]']),
+}
+NAMES = {'1_content.yml': 'MSIAGAN_LOLv1_shipped_1_content',
+         '2_warm_restart.yml': 'MSIAGAN_LOLv1_shipped_2_warm_restart',
+         '3_frame_flip.yml': 'MSIAGAN_LOLv1_shipped_3_frame_flip'}
+
+
+def load(path):
+    with open(osp.join(REPO, path)) as f:
+        return yaml.safe_load(f)
+
+
+def force_yml(opt, entries):
+    """``opt`` with BasicSR's --force_yml ``entries`` applied (keys split on ':', values read as BasicSR does)."""
+    opt = copy.deepcopy(opt)
+    for entry in entries:
+        keys, value = entry.split('=', 1)
+        *parents, last = keys.split(':')
+        section = opt
+        for key in parents:
+            section = section[key]
+        section[last] = force_yml_value(value)
+    return opt
+
+
+def test_the_recipe_is_three_stage_files():
+    assert sorted(f for f in os.listdir(osp.join(REPO, STAGES_DIR)) if f.endswith('.yml')) == sorted(STAGES)
+
+
+@pytest.mark.parametrize('stage', sorted(STAGES))
+def test_stage_is_its_base_file_plus_the_recorded_overrides(stage):
+    base, overrides = STAGES[stage]
+    expected = force_yml(load(base), overrides)
+    actual = load(osp.join(STAGES_DIR, stage))
+    assert actual.pop('name') == NAMES[stage]
+    expected.pop('name')
+    assert actual == expected
+    # the recorded runs loaded their start's params with BasicSR's defaults (param_key_g params, strict)
+    assert 'param_key_g' not in actual['path'] and actual['path']['strict_load_g'] is True
+    assert actual['train']['ema_decay'] == 0  # so the checkpoints hold params only, all a warm restart reads
+
+
+@pytest.mark.parametrize('stage', ['2_warm_restart.yml', '3_frame_flip.yml'])
+def test_each_stage_starts_from_a_checkpoint_the_previous_stage_saves(stage):
+    previous = sorted(STAGES)[sorted(STAGES).index(stage) - 1]
+    previous_opt = load(osp.join(STAGES_DIR, previous))
+    weights = load(osp.join(STAGES_DIR, stage))['path']['pretrain_network_g']
+    match = re.fullmatch(r'experiments/(\w+)/models/net_g_(\d+)\.pth', weights)
+    assert match and match[1] == previous_opt['name']
+    iteration = int(match[2])
+    assert iteration <= previous_opt['train']['total_iter']
+    assert iteration % previous_opt['logger']['save_checkpoint_freq'] == 0
+    assert iteration % previous_opt['val']['val_freq'] == 0  # chosen on val: validated at that iteration
+
+
+def test_the_first_stage_starts_from_scratch():
+    assert load(osp.join(STAGES_DIR, '1_content.yml'))['path']['pretrain_network_g'] is None
