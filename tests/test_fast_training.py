@@ -1,5 +1,6 @@
 """The training fast path: cached data, channels_last, mixed precision and torch.compile give what the plain
 path gives (msiagan.models.fast_training, PairedLowLightDataset's cache)."""
+import logging
 import random
 import re
 import subprocess
@@ -13,6 +14,7 @@ from basicsr.data import build_dataloader
 from basicsr.data.data_sampler import EnlargedSampler
 from conftest import REPO, make_dataset, make_model, tiny_train_options, wake_global_parts, write_options, write_pairs
 
+from msiagan.models.fast_training import resolve_auto_precision
 from msiagan.utils.errors import InputError
 
 AUGMENTED = dict(phase='train', gt_size=32, use_hflip=True, use_rot=True)
@@ -124,8 +126,63 @@ def test_bf16_losses_stay_close_to_float32(tmp_path, train_pairs):
             assert bf16_log[name] == pytest.approx(plain_log[name], rel=tolerance), (step, name)
 
 
+@pytest.fixture
+def basicsr_log(caplog):
+    """The messages BasicSR's root logger gives while the test runs (it does not propagate to caplog's)."""
+    logger = logging.getLogger('basicsr')
+    logger.addHandler(caplog.handler)
+    caplog.set_level(logging.INFO, logger='basicsr')
+    yield caplog
+    logger.removeHandler(caplog.handler)
+
+
+def fake_cpu(monkeypatch, **flags):
+    """torch.cpu.get_capabilities() of a CPU with these bf16 flags (avx512_bf16, amx_bf16) set."""
+    capabilities = {**torch.cpu.get_capabilities(), 'cpu_name': 'Test CPU', 'avx512_bf16': False, 'amx_bf16': False,
+                    **flags}
+    monkeypatch.setattr(torch.cpu, 'get_capabilities', lambda: capabilities)
+
+
+@pytest.mark.parametrize('flags, expected', [({}, None), ({'avx512_bf16': True}, 'bf16'),
+                                             ({'amx_bf16': True}, 'bf16')])
+def test_auto_precision_is_bf16_only_on_a_cpu_with_bf16_instructions(tmp_path, monkeypatch, basicsr_log, flags,
+                                                                     expected):
+    fake_cpu(monkeypatch, **flags)
+    model = make_model(tmp_path, mixed_precision='auto')
+    assert model.precision == expected
+    with model.autocast():
+        assert torch.get_autocast_dtype('cpu') == torch.bfloat16 if expected else not torch.is_autocast_enabled('cpu')
+    chosen = [record.getMessage() for record in basicsr_log.records if 'mixed_precision auto' in record.getMessage()]
+    reason = 'Test CPU has no bf16 instructions' if expected is None else f'Test CPU has {next(iter(flags))}'
+    assert len(chosen) == 1 and f"auto: {expected or 'float32'}, as {reason}" in chosen[0]
+    assert not [record for record in basicsr_log.records if record.levelno >= logging.WARNING]
+
+
+@pytest.mark.parametrize('native, expected', [(True, 'bf16'), (False, None)])
+def test_auto_precision_on_cuda_asks_for_native_bf16(monkeypatch, native, expected):
+    asked = []
+
+    def is_bf16_supported(including_emulation=True):
+        asked.append(including_emulation)
+        return native or including_emulation
+
+    monkeypatch.setattr(torch.cuda, 'is_bf16_supported', is_bf16_supported)
+    monkeypatch.setattr(torch.cuda, 'get_device_name', lambda device=None: 'Test GPU')
+    precision, reason = resolve_auto_precision(torch.device('cuda'))
+    assert (precision, asked) == (expected, [False])
+    assert reason.startswith('Test GPU')
+
+
+def test_explicit_bf16_on_a_cpu_without_bf16_instructions_warns_of_the_slowdown(tmp_path, monkeypatch, basicsr_log):
+    fake_cpu(monkeypatch)
+    model = make_model(tmp_path, mixed_precision='bf16')
+    assert model.precision == 'bf16'  # kept: the user asked for it
+    warnings = [record.getMessage() for record in basicsr_log.records if record.levelno == logging.WARNING]
+    assert len(warnings) == 1 and 'emulated' in warnings[0] and 'x slower than in float32' in warnings[0]
+
+
 def test_precision_options_are_checked(tmp_path):
-    with pytest.raises(InputError, match="train:mixed_precision 'fp32': must be ~, bf16 or fp16"):
+    with pytest.raises(InputError, match="train:mixed_precision 'fp32': must be ~, auto, bf16 or fp16"):
         make_model(tmp_path, mixed_precision='fp32')
     with pytest.raises(InputError, match='train:mixed_precision fp16 needs a CUDA GPU'):
         make_model(tmp_path, mixed_precision='fp16')
@@ -175,9 +232,12 @@ def test_benchmark_prints_both_paths_and_the_speed_up(tmp_path, train_pairs):
     assert result.returncode == 0, result.stderr[-3000:]
     lines = result.stdout.splitlines()
     assert lines[0].startswith(f'{options} on CPU, 1 threads: 1 warm-up + 2 timed iterations per path')
-    assert lines[1].startswith('plain (files, 0 workers, fp32): 2 x 32x32 a batch, ')
-    assert lines[2].startswith('fast (cache memory, 0 workers, channels_last, ')
-    for line in lines[1:3]:
+    assert re.fullmatch(r'CPU: .+, \d+ cores, ATen kernels \w+; bf16 and AMX flags: avx512_bf16 (yes|no), '
+                        r'amx_bf16 (yes|no), amx_tile (yes|no)', lines[1]), lines[1]
+    assert lines[2] == 'fast path precision: fp32 (the options)'  # they set none: float32, as training
+    assert lines[3].startswith('plain (files, 0 workers, fp32): 2 x 32x32 a batch, ')
+    assert lines[4].startswith('fast (cache memory, 0 workers, channels_last, fp32, ')
+    for line in lines[3:5]:
         assert re.search(r' Mpx/s, \d+\.\d+ it/s, \d+\.\d% waiting for data, peak memory \d+ MiB$', line), line
     assert re.fullmatch(r'plain \d+\.\d\d Mpx/s, fast \d+\.\d\d Mpx/s, speed-up \d+\.\d\dx', lines[-1]), lines[-1]
 

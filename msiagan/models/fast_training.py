@@ -3,11 +3,12 @@
 Options under ``train`` (all off by default; the numbers they give are in docs/speed.md):
     channels_last (bool): G, D, the EMA of G and each batch in channels-last (NHWC) memory order. Same
         results (to float rounding); convolutions run faster on CPUs and on GPUs with tensor cores.
-    mixed_precision (str | None): ~ (float32), 'bf16' or 'fp16': G's and D's forward passes in that precision
-        (torch.autocast), losses in float32. fp16 adds a gradient scaler for each of G and D (saved in the
-        training state, so a resumed run goes on exactly); it needs a CUDA GPU. bf16 on a CPU is fast only with
-        bf16 instructions (AVX512-BF16 or AMX); without them it runs emulated, slower than float32 (a warning
-        says so).
+    mixed_precision (str | None): ~ (float32), 'auto', 'bf16' or 'fp16': G's and D's forward passes in that
+        precision (torch.autocast), losses in float32. 'auto': bf16 where the device computes it natively (a CPU
+        with AVX512-BF16 or AMX-BF16 instructions, a CUDA GPU with bf16 arithmetic), float32 elsewhere; one log
+        line says which and why. fp16 adds a gradient scaler for each of G and D (saved in the training state, so
+        a resumed run goes on exactly); it needs a CUDA GPU. An explicit bf16 on a CPU without bf16 instructions
+        runs emulated, several times slower than float32 (a warning says so).
     compile (bool): ``torch.compile`` G and D (first iterations slower while they compile; C++ compiler needed on
         a CPU). State dict keys stay as they are.
     generator_chunk (int | None): G runs on the batch this many crops at a time (the chunks' outputs joined
@@ -25,12 +26,36 @@ from torch import nn
 from msiagan.utils.errors import InputError
 
 PRECISIONS = {'bf16': torch.bfloat16, 'fp16': torch.float16}
+AUTO = 'auto'
+BF16_CPU_FLAGS = ('avx512_bf16', 'amx_bf16')  # keys of torch.cpu.get_capabilities()
+# benchmark_train.py, the recommended options on an AVX2-only AMD EPYC, 2 threads: bf16 0.26 it/s, float32 1.72 it/s
+EMULATED_BF16_SLOWDOWN = 6.6
+
+
+def cpu_bf16_flags():
+    """The bf16 instruction sets this CPU has, of AVX512-BF16 and AMX-BF16 (as torch's cpuinfo reads them)."""
+    capabilities = torch.cpu.get_capabilities()
+    return [flag for flag in BF16_CPU_FLAGS if capabilities.get(flag)]
 
 
 def cpu_has_bf16_instructions():
-    """True if this CPU computes bf16 natively (AVX512-BF16 or AMX), as far as torch can tell."""
-    checks = [getattr(torch.cpu, name, None) for name in ('_is_avx512_bf16_supported', '_is_amx_tile_supported')]
-    return any(check() for check in checks if check is not None)
+    """True if this CPU computes bf16 natively (AVX512-BF16 or AMX-BF16)."""
+    return bool(cpu_bf16_flags())
+
+
+def resolve_auto_precision(device):
+    """``(precision, reason)`` for ``mixed_precision: auto`` on ``device`` (a torch.device): 'bf16' where it computes
+    bf16 natively, else None (float32); ``reason`` is a few words for the log."""
+    if device.type == 'cuda':
+        name = torch.cuda.get_device_name(device)
+        if torch.cuda.is_bf16_supported(including_emulation=False):
+            return 'bf16', f'{name} computes bf16 natively'
+        return None, f'{name} has no native bf16'
+    cpu = torch.cpu.get_capabilities().get('cpu_name') or 'this CPU'
+    flags = cpu_bf16_flags()
+    if flags:
+        return 'bf16', f"{cpu} has {' and '.join(flags)} instructions"
+    return None, f"{cpu} has no bf16 instructions ({' or '.join(BF16_CPU_FLAGS)}), where bf16 would run emulated"
 
 
 def has_batch_statistics(net):
@@ -60,8 +85,8 @@ class FastTrainingMixin:
         self.channels_last = train_opt.get('channels_last', False)
         self.compile_networks = train_opt.get('compile', False)
         precision = train_opt.get('mixed_precision')
-        if precision is not None and precision not in PRECISIONS:
-            raise InputError(f"train:mixed_precision {precision!r}: must be ~, bf16 or fp16")
+        if precision is not None and precision != AUTO and precision not in PRECISIONS:
+            raise InputError(f"train:mixed_precision {precision!r}: must be ~, auto, bf16 or fp16")
         self.precision = precision
         chunk = train_opt.get('generator_chunk')
         if chunk is not None and not (isinstance(chunk, int) and not isinstance(chunk, bool) and chunk > 0):
@@ -79,11 +104,16 @@ class FastTrainingMixin:
         return net
 
     def init_training_settings(self):
+        if self.precision == AUTO:
+            self.precision, reason = resolve_auto_precision(self.device)
+            get_root_logger().info(f"train:mixed_precision auto: {self.precision or 'float32'}, as {reason}")
         if self.precision == 'fp16' and self.device.type != 'cuda':
-            raise InputError('train:mixed_precision fp16 needs a CUDA GPU; use bf16 (or ~) on the CPU')
+            raise InputError('train:mixed_precision fp16 needs a CUDA GPU; use auto (or ~) on the CPU')
         if self.precision == 'bf16' and self.device.type == 'cpu' and not cpu_has_bf16_instructions():
-            get_root_logger().warning('train:mixed_precision bf16: this CPU has no bf16 instructions, so bf16 is '
-                                      'emulated and training runs slower than in float32')
+            get_root_logger().warning(
+                'train:mixed_precision bf16: this CPU has no bf16 instructions, so bf16 is emulated: training runs '
+                f'about {EMULATED_BF16_SLOWDOWN}x slower than in float32 (docs/speed.md); use auto, which picks '
+                'float32 here')
         super().init_training_settings()
         if self.generator_chunk and has_batch_statistics(self.net_g):
             raise InputError(f'train:generator_chunk: network_g {type(self.get_bare_model(self.net_g)).__name__} '

@@ -7,15 +7,16 @@
 The plain path is the options as they are with every fast option off: BasicSR's DataLoader decoding the files in its
 num_worker_per_gpu workers, float32, no channels_last, no torch.compile. The fast path is the same options with the
 training split held decoded (``cache: memory``, or ``device`` on a GPU) and no loader workers, ``channels_last``,
-``mixed_precision`` (--precision; default: the options' own, else bf16 on a GPU and float32 on a CPU, which gives
-the plain path's numbers; on a CPU with bf16 instructions bf16 is faster: docs/speed.md), ``compile`` (--compile;
+``mixed_precision`` (--precision; default: the options' own, float32 where they set none; auto: bf16 where the
+device computes it natively, float32 elsewhere; docs/speed.md), ``compile`` (--compile;
 default on a GPU) and ``generator_chunk`` (the options' own: on a CPU, --force_yml train:generator_chunk=1 for large
 crops, docs/speed.md). Each path runs in a fresh process: --warmup iterations, then --iters timed ones, fed as
 BasicSR's trainer feeds them. For each it prints megapixels of training (crops times their pixels) per second,
 iterations per second, the share of the time spent waiting for data and the peak memory (CUDA: peak allocated; CPU:
 peak RSS of the training process, loader workers not counted); the last line is ``plain P Mpx/s, fast F Mpx/s,
-speed-up Rx``. Building the datasets (for the fast path: decoding the split) is not timed. On a shared machine,
-compare figures from the same run.
+speed-up Rx``. The first lines name the machine: the CPU model with its bf16 and AMX flags (or the GPU) and the
+precision chosen, with why. Building the datasets (for the fast path: decoding the split) is not timed. On a shared
+machine, compare figures from the same run.
 """
 import argparse
 import copy
@@ -32,6 +33,7 @@ from basicsr.data import build_dataset
 from basicsr.models import build_model
 from basicsr.utils import get_root_logger, set_random_seed
 
+from msiagan.models.fast_training import resolve_auto_precision
 from msiagan.utils.entry import run_cli
 from msiagan.utils.errors import InputError
 from msiagan.utils.options_check import OptionsCheck, load_options
@@ -55,7 +57,7 @@ def path_options(opt, path, device, precision, compile_networks):
     else:
         train_set.update(cache='device' if device == 'cuda' else 'memory', num_worker_per_gpu=0, prefetch_mode=None,
                          pin_memory=False)
-        opt['train'].update(channels_last=True, mixed_precision=None if precision == 'fp32' else precision,
+        opt['train'].update(channels_last=True, mixed_precision=precision,
                             compile=compile_networks, generator_chunk=opt['train'].get('generator_chunk'))
     return opt
 
@@ -122,6 +124,15 @@ def measure_in_new_process(*args):
     return result
 
 
+def cpu_line():
+    """'CPU: <model>, <cores> cores; bf16 and AMX flags: avx512_bf16 yes, amx_bf16 no, amx_tile no'."""
+    capabilities = torch.cpu.get_capabilities()
+    flags = ', '.join(f"{flag} {'yes' if capabilities.get(flag) else 'no'}"
+                      for flag in ('avx512_bf16', 'amx_bf16', 'amx_tile'))
+    return (f"CPU: {capabilities.get('cpu_name') or 'unknown'}, {capabilities.get('num_physical_cores', '?')} cores, "
+            f"ATen kernels {torch.backends.cpu.get_cpu_capability()}; bf16 and AMX flags: {flags}")
+
+
 def benchmark(args):
     if args.iters < 1 or args.warmup < 0 or args.threads < 1:
         raise InputError('--iters and --threads must be at least 1, --warmup at least 0')
@@ -130,10 +141,18 @@ def benchmark(args):
     force = ['--force_yml', *args.force_yml] if args.force_yml else []
     opt, source = load_options(['-opt', args.opt, *force])
     OptionsCheck(source, is_train=True).check(opt)
-    precision = args.precision or opt['train'].get('mixed_precision') or ('bf16' if args.device == 'cuda' else 'fp32')
+    asked = args.precision or opt['train'].get('mixed_precision') or 'fp32'
+    if asked == 'auto':
+        precision, reason = resolve_auto_precision(torch.device(args.device))
+        chosen = f"auto -> {precision or 'fp32'} ({reason})"
+    else:
+        precision = None if asked == 'fp32' else asked
+        chosen = f"{asked} ({'--precision' if args.precision else 'the options'})"
     compile_networks = args.device == 'cuda' if args.compile is None else args.compile == 'on'
     machine = torch.cuda.get_device_name() if args.device == 'cuda' else f'CPU, {args.threads} threads'
     print(f'{source} on {machine}: {args.warmup} warm-up + {args.iters} timed iterations per path')
+    print(cpu_line())
+    print(f'fast path precision: {chosen}')
     speeds = {}
     for path in PATHS:
         opt_path = path_options(opt, path, args.device, precision, compile_networks)
@@ -157,8 +176,9 @@ def main(argv=None):
     parser.add_argument('--threads', type=int, default=2, help='CPU threads of the training process (default: 2)')
     parser.add_argument('--iters', type=int, default=5, help='timed iterations per path (default: 5)')
     parser.add_argument('--warmup', type=int, default=2, help='untimed iterations first (default: 2)')
-    parser.add_argument('--precision', choices=('fp32', 'bf16', 'fp16'),
-                        help="fast path precision (default: the options', else bf16 on a GPU, fp32 on a CPU)")
+    parser.add_argument('--precision', choices=('auto', 'fp32', 'bf16', 'fp16'),
+                        help="fast path precision (default: the options' own, fp32 where they set none; auto: bf16 "
+                             "where the device computes it natively, fp32 elsewhere)")
     parser.add_argument('--compile', choices=('on', 'off'), help='fast path torch.compile (default: on a GPU)')
     parser.add_argument('--debug', action='store_true', help='show the traceback of an input error')
     args = parser.parse_args(argv)
