@@ -16,6 +16,15 @@ at 256x256; CPU latency at 600x400) and <out>/grid_<stem>.png for each --images 
 (their mean), each output turned back before it is scored; a model that does not depend on the orientation
 scores them as its PSNR.
 
+How a model treats exposure, each in its own columns: --kept gives each reference as the input and scores the
+output against it (``kept PSNR``, the mean, and ``kept worst``): a model should leave a well-exposed photo as it
+is. --sweep gives each reference darkened in linear light by SWEEP_FACTORS (``sweep x0.05`` ... ``sweep x1``:
+linear light times the factor, back with 1/2.2, rounded to uint8, no noise) and scores the output against the
+reference: a model should give the same photo at every darkness. --unpaired DIR enhances DIR's images (each first
+shrunk with INTER_AREA to at most UNPAIRED_LONG_SIDE pixels on its long side) and gives the median and the largest
+grid energy of the outputs (``grid median``, ``grid max``; msiagan.metrics.grid_energy): the strength of a
+pattern repeating every 8 pixels in grey levels, which flat areas should not have.
+
 Any BasicSR generator that keeps the image size can be a --model. The archs of other BasicSR plugins are
 registered only when their package is imported: --import MODULE (repeatable) imports it before any network is
 built, e.g. --import realesrgan for Real-ESRGAN's SRVGGNetCompact or --import hat for HAT (the module must be
@@ -33,11 +42,13 @@ import cv2
 import numpy as np
 import torch
 from basicsr.metrics import calculate_psnr, calculate_ssim
-from msiagan.data.image_io import read_bgr_uint8
+from msiagan.data.image_io import IMAGE_EXTENSIONS, read_bgr_uint8
 from msiagan.data.pairing import paired_paths_from_root
 from msiagan.inference import Enhancer
 from msiagan.inference.visualize import labelled_grid
 from msiagan.metrics import calculate_brightness_error, calculate_psnr_gtmean, calculate_ssim_gtmean
+from msiagan.metrics.exposure import darken_in_linear_light
+from msiagan.metrics.grid_energy import grid_energy
 from msiagan.utils.entry import run_cli
 from msiagan.utils.errors import InputError
 from msiagan.utils.profiling import count_gmac, count_parameters, measure_latency
@@ -47,6 +58,8 @@ METRICS = {'PSNR': calculate_psnr, 'SSIM': calculate_ssim, 'PSNR (GT-mean)': cal
 # --orientations: column -> the (view, undo) pairs of (H, W, C) arrays whose outputs' mean PSNR it shows
 ORIENTATIONS = {'PSNR mirrored': [(np.fliplr, np.fliplr)],
                 'PSNR turned': [(partial(np.rot90, k=k), partial(np.rot90, k=-k)) for k in (1, 2, 3)]}
+SWEEP_FACTORS = (0.05, 0.1, 0.2, 0.4, 0.7, 1)  # --sweep: exposure factors in linear light
+UNPAIRED_LONG_SIDE = 1200  # --unpaired: images shrunk to at most this many pixels on their long side
 
 
 def size_of(img):
@@ -85,6 +98,53 @@ def evaluate(label, enhancer, pairs, keep=(), orientations=False):
     return {name: float(np.mean(values)) for name, values in scores.items()}, kept
 
 
+def kept_scores(enhancer, pairs):
+    """{'kept PSNR': mean, 'kept worst': lowest} PSNR (dB) of the outputs for the references given as inputs,
+    each against itself."""
+    scores = []
+    for pair in pairs:
+        high = read_bgr_uint8(pair['gt_path'])
+        scores.append(calculate_psnr(enhancer.enhance_bgr_uint8(high), high, 0))
+    return {'kept PSNR': float(np.mean(scores)), 'kept worst': float(np.min(scores))}
+
+
+def sweep_scores(enhancer, pairs):
+    """{'sweep x<factor>': mean PSNR (dB)} against each reference of the outputs for the reference darkened by each
+    of SWEEP_FACTORS in linear light."""
+    scores = {factor: [] for factor in SWEEP_FACTORS}
+    for pair in pairs:
+        high = read_bgr_uint8(pair['gt_path'])
+        for factor in SWEEP_FACTORS:
+            output = enhancer.enhance_bgr_uint8(darken_in_linear_light(high, factor))
+            scores[factor].append(calculate_psnr(output, high, 0))
+    return {f'sweep x{factor:g}': float(np.mean(values)) for factor, values in scores.items()}
+
+
+def unpaired_paths(folder):
+    """The image files of ``folder`` (sorted; sub-folders not read); an InputError if it is not a folder of images."""
+    if not osp.isdir(folder):
+        raise InputError(f'--unpaired {folder}: not a folder')
+    paths = sorted(osp.join(folder, name) for name in os.listdir(folder)
+                   if osp.splitext(name)[1].lower() in IMAGE_EXTENSIONS)
+    if not paths:
+        raise InputError(f'--unpaired {folder}: holds no images')
+    return paths
+
+
+def read_unpaired(path):
+    """The image at ``path`` as uint8 (H, W, 3) BGR, shrunk with INTER_AREA to at most UNPAIRED_LONG_SIDE pixels on
+    its long side."""
+    img = read_bgr_uint8(path)
+    scale = UNPAIRED_LONG_SIDE / max(img.shape[:2])
+    return cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else img
+
+
+def grid_scores(enhancer, paths):
+    """{'grid median', 'grid max'}: grid energy (grey levels) of the outputs for the images at ``paths``."""
+    energies = [grid_energy(enhancer.enhance_bgr_uint8(read_unpaired(path))) for path in paths]
+    return {'grid median': float(np.median(energies)), 'grid max': float(np.max(energies))}
+
+
 def cpu_latency_ms(net, threads, repeats):
     """Median eager CPU latency (ms) of one 600x400 image with ``threads`` threads."""
     previous = torch.get_num_threads()
@@ -104,6 +164,8 @@ def write_tables(rows, out_dir, threads):
         writer.writerows(rows)
     formats = {'PSNR': '{:.2f}', 'PSNR (GT-mean)': '{:.2f}', 'SSIM': '{:.4f}', 'SSIM (GT-mean)': '{:.4f}',
                'PSNR mirrored': '{:.2f}', 'PSNR turned': '{:.2f}', 'brightness error': '{:.1f}',
+               'kept PSNR': '{:.2f}', 'kept worst': '{:.2f}', 'grid median': '{:.3f}', 'grid max': '{:.3f}',
+               **{f'sweep x{factor:g}': '{:.2f}' for factor in SWEEP_FACTORS},
                'params (M)': '{:.3f}', 'GMAC @256x256': '{:.2f}',
                f'CPU ms @600x400 ({threads} threads)': '{:.0f}'}
     lines = ['| ' + ' | '.join(columns) + ' |', '|' + ' --- |' * len(columns)]
@@ -141,6 +203,12 @@ def compare():
     parser.add_argument('--repeats', type=int, default=5, help='timed runs for the latency column (0: skip)')
     parser.add_argument('--orientations', action='store_true',
                         help='also PSNR on mirrored and on turned inputs (outputs turned back)')
+    parser.add_argument('--kept', action='store_true',
+                        help='also PSNR of the outputs for the references given as inputs (mean and worst)')
+    parser.add_argument('--sweep', action='store_true', help='also PSNR of the outputs for the references darkened '
+                        f"in linear light by {', '.join(f'{factor:g}' for factor in SWEEP_FACTORS)}")
+    parser.add_argument('--unpaired', metavar='DIR',
+                        help="also the grid energy of the outputs for DIR's images (median and largest)")
     parser.add_argument('--debug', action='store_true', help='show the traceback of an input error')
     args = parser.parse_args()
     for name, value, least in (('threads', args.threads, 1), ('repeats', args.repeats, 0)):
@@ -151,6 +219,7 @@ def compare():
     import_plugins(args.imports)  # first: a --model may name an arch that one of them registers
 
     pairs = paired_paths_from_root(args.data, args.meta_info)
+    unpaired = unpaired_paths(args.unpaired) if args.unpaired else []
     stems = args.images if args.images is not None else [pairs[0]['key']]
     unknown = sorted(set(stems) - {pair['key'] for pair in pairs})
     if unknown:
@@ -161,6 +230,12 @@ def compare():
     for label, network, weights in args.model:
         enhancer = Enhancer(weights, network, device=args.device)  # eager: its GMAC and latency are measured
         scores, enhanced[label] = evaluate(label, enhancer, pairs, keep=set(stems), orientations=args.orientations)
+        if args.kept:
+            scores.update(kept_scores(enhancer, pairs))
+        if args.sweep:
+            scores.update(sweep_scores(enhancer, pairs))
+        if args.unpaired:
+            scores.update(grid_scores(enhancer, unpaired))
         rows.append({
             'model': label, **scores,
             'params (M)': count_parameters(enhancer.net) / 1e6,
