@@ -1,7 +1,14 @@
 """Enhance your own photos with a trained generator.
 
     msiagan-enhance -i photo.png|folder|'*.jpg' -o enhanced/ [--weights W] [-opt O] [--tile N] [--compare]
+                    [--exposure EV] [--network-only]
     python -m msiagan.enhance ...
+
+Exposure is handled on purpose (msiagan.inference.exposure): a dark photo gets the exposure the generator chooses,
+one already well exposed keeps its own, with a smooth blend in between; --exposure EV makes the result brighter or
+darker by EV stops, highlights rolled off rather than clipped. --network-only runs the generator alone, as
+BasicSR's test and validation do. Weights without the training range beside them (in <weights stem>.yml, written
+by scripts/metrics/exposure_stats.py --write-range) run the generator alone, and a line says so.
 
 Every image keeps its size, bit depth (8 or 16) and layout: grayscale comes back grayscale (the luma of
 the enhanced colour image; with an alpha channel, as RGBA with equal colour channels) and an alpha channel
@@ -24,6 +31,7 @@ from tqdm import tqdm
 
 from msiagan.data.image_io import FULL_SCALE, IMAGE_EXTENSIONS, read_photo, restore_layout, split_alpha
 from msiagan.inference import DEFAULT_TILE_PAD, Enhancer
+from msiagan.inference.exposure import EXPOSURE_LIMIT
 from msiagan.inference.visualize import labelled_grid
 from msiagan.utils.entry import run_cli
 from msiagan.utils.errors import InputError, OutputError
@@ -62,6 +70,17 @@ def side_by_side(before, after):
     return labelled_grid([views], ['input', 'enhanced'])
 
 
+def exposure_stops(text):
+    """--exposure's value: a number of stops in [-EXPOSURE_LIMIT, EXPOSURE_LIMIT] (argparse names the option)."""
+    try:
+        stops = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'{text!r} is not a number of stops') from None
+    if not -EXPOSURE_LIMIT <= stops <= EXPOSURE_LIMIT:
+        raise argparse.ArgumentTypeError(f'{text}: must be from {-EXPOSURE_LIMIT:g} to {EXPOSURE_LIMIT:g} stops')
+    return stops
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(prog='msiagan-enhance', description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -81,6 +100,11 @@ def parse_args(argv=None):
     parser.add_argument('--device', choices=['cpu', 'cuda'], default='cuda' if torch.cuda.is_available() else 'cpu')
     parser.add_argument('--half', action='store_true', help='half precision (GPU only)')
     parser.add_argument('--compare', action='store_true', help='also write <name>_compare.png: input | enhanced')
+    parser.add_argument('--exposure', type=exposure_stops, default=0.0, metavar='EV',
+                        help=f'the result brighter (+) or darker (-) by EV stops, from {-EXPOSURE_LIMIT:g} to '
+                        f'{EXPOSURE_LIMIT:g}; highlights rolled off, not clipped (default: 0)')
+    parser.add_argument('--network-only', action='store_true',
+                        help='the generator alone: no exposure handling (as BasicSR test and validation run it)')
     parser.add_argument('--debug', action='store_true', help='show the traceback of an error')
     args = parser.parse_args(argv)
     if (args.tile or 0) < 0 or (args.tile_pad or 0) < 0:
@@ -142,7 +166,11 @@ def enhance(args):
     except OSError as error:
         raise InputError(f'-o {args.output}: cannot create this folder ({error.strerror})') from None
     # on the CPU through the fast path: the same output to about 1e-7, several times faster (docs/speed.md)
-    enhancer = Enhancer(args.weights, args.options, args.param_key, args.device, args.half, fast=True)
+    enhancer = Enhancer(args.weights, args.options, args.param_key, args.device, args.half, fast=True,
+                        exposure_handling=not args.network_only, exposure=args.exposure)
+    if enhancer.exposure_handling == 'no range':
+        print(f'note: {args.weights}: no exposure_range beside it, so the generator runs alone '
+              '(scripts/metrics/exposure_stats.py --write-range adds one)', file=sys.stderr)
 
     failed = []
     start = time.perf_counter()

@@ -56,7 +56,8 @@ def test_compare_two_models(tmp_path):
         assert float(row['CPU ms @600x400 (2 threads)']) > 0
     assert abs(float(rows[0]['PSNR']) - float(rows[1]['PSNR'])) > 0.1  # the two models score apart
     markdown = (out / 'compare.md').read_text()
-    assert markdown.startswith('| model | PSNR | SSIM | PSNR (GT-mean) | SSIM (GT-mean) |')
+    assert markdown.startswith('| model | exposure handling | PSNR | SSIM | PSNR (GT-mean) | SSIM (GT-mean) |')
+    assert [row['exposure handling'] for row in rows] == ['no range', 'no range']  # no range beside the weights
     grid = cv2.imread(str(out / 'grid_a.png'))
     assert grid.shape[1] == 4 * 20 + 3 * 4  # input | small | paper | reference at half size, 4-pixel gaps
     assert (out / 'grid_b.png').is_file()

@@ -4,17 +4,20 @@ scripts/metrics/compare.py and scripts/metrics/demo_report.py build their genera
     from msiagan.inference import Enhancer
     enhanced = Enhancer(fast=True).enhance_bgr_uint8(cv2.imread('dark.png'))   # the shipped LOL-v1 weights
 """
+import cv2
+import numpy as np
 import torch
 
 from msiagan.utils.weights import SHIPPED_WEIGHTS, find_options
 
+from .exposure import ExposureControl, ExposureRange
 from .fast_inference import optimize_for_inference
 from .generator import load_generator, network_options_from
-from .tiling import enhance_bgr_uint8, enhance_tensor
+from .tiling import enhance_tensor
 
 
 class Enhancer:
-    """A trained generator, in eval mode on ``device``, ready to enhance images.
+    """A trained generator, in eval mode on ``device``, ready to enhance images, with exposure handled on purpose.
 
     Args:
         weights (str): A BasicSR checkpoint or a bare state dict. Default: the shipped LOL-v1 weights.
@@ -25,21 +28,38 @@ class Enhancer:
         half (bool): Float16 weights and inputs (for a GPU). Default: False.
         fast (bool): On the CPU, run an MSIAGenerator through ``optimize_for_inference`` (the same output to about
             1e-7, several times faster). Default: False (the eager network, e.g. to time or count it).
+        exposure_handling (bool): Inputs brought within the darkness the generator was trained on, and the output's
+            exposure set on purpose: the generator's for dark photos, the photo's own for well-exposed ones
+            (msiagan.inference.exposure). Needs the training range stored in ``<weights stem>.yml`` beside the
+            weights; without it the generator runs alone. Default: True. False: the generator alone.
+        exposure (float): The output brighter (+) or darker (-) than the default by this many stops, highlights
+            rolled off rather than clipped; 0 (default) changes nothing.
 
     Attributes:
         net (nn.Module): What runs: the generator, or its fast CPU version.
+        exposure_handling (str): 'on', 'off' (asked) or 'no range' (the weights have none stored beside them).
     """
 
-    def __init__(self, weights=SHIPPED_WEIGHTS, network=None, param_key=None, device='cpu', half=False, fast=False):
+    def __init__(self, weights=SHIPPED_WEIGHTS, network=None, param_key=None, device='cpu', half=False, fast=False,
+                 exposure_handling=True, exposure=0.0):
         self.device, self.dtype = device, torch.float16 if half else torch.float32
         network_opt = network_options_from(network or find_options(weights))
         net = load_generator(network_opt, weights, param_key, device).to(self.dtype)
         self.net = optimize_for_inference(net) if fast and device == 'cpu' else net
+        exposure_range = ExposureRange.beside(weights) if exposure_handling else None
+        self.exposure_handling = 'off' if not exposure_handling else 'no range' if exposure_range is None else 'on'
+        self.exposure_control = ExposureControl(exposure_range, exposure)
 
     def enhance_tensor(self, x, tile=0, tile_pad=None):
-        """x (N, C, H, W) in [0, 1] -> (N, C_out, H, W) float32 in [0, 1] on x's device (tiles: ``enhance_tensor``)."""
-        return enhance_tensor(self.net, x.to(self.device, self.dtype), tile, tile_pad).float().to(x.device)
+        """x (N, C, H, W) in [0, 1] -> (N, C_out, H, W) float32 in [0, 1] on x's device (tiles: ``enhance_tensor``;
+        the exposure is handled on the whole image)."""
+        x = x.to(self.device, self.dtype)
+        with torch.no_grad():
+            out = self.exposure_control.run(lambda image: enhance_tensor(self.net, image, tile, tile_pad), x)
+        return out.float().to(x.device)
 
     def enhance_bgr_uint8(self, img):
-        """uint8 (H, W, 3) BGR -> uint8 (H, W, 3) BGR."""
-        return enhance_bgr_uint8(self.net, img, self.device, self.dtype)
+        """uint8 (H, W, 3) BGR -> uint8 (H, W, 3) BGR (rounded, as BasicSR's tensor2img)."""
+        rgb = cv2.cvtColor(img, cv2.COLOR_BGR2RGB).astype(np.float32) / 255
+        out = self.enhance_tensor(torch.from_numpy(rgb.transpose(2, 0, 1).copy())[None])[0]
+        return cv2.cvtColor(np.round(out.permute(1, 2, 0).cpu().numpy() * 255).astype(np.uint8), cv2.COLOR_RGB2BGR)

@@ -1,8 +1,6 @@
 """Running a generator on images, whole or in tiles."""
 from functools import partial
 
-import cv2
-import numpy as np
 import torch
 
 from msiagan.utils.errors import InputError
@@ -51,11 +49,3 @@ def enhance_tensor(net, x, tile=0, tile_pad=None, align=8):
                                                      left - context_left:right - context_left]
     return out.clamp_(0, 1)
 
-
-def enhance_bgr_uint8(net, img, device='cpu', dtype=torch.float32):
-    """Enhance one uint8 (H, W, 3) BGR image with ``net`` (whose parameters are ``dtype``); returns uint8 (H, W, 3)
-    BGR (rounded, as BasicSR's tensor2img)."""
-    rgb = cv2.cvtColor(img, cv2.COLOR_BGR2RGB).astype(np.float32) / 255
-    x = torch.from_numpy(rgb.transpose(2, 0, 1).copy())[None].to(device, dtype)
-    out = enhance_tensor(net, x)[0].float().permute(1, 2, 0).cpu().numpy()
-    return cv2.cvtColor(np.round(out * 255).astype(np.uint8), cv2.COLOR_RGB2BGR)

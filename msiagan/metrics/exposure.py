@@ -28,3 +28,9 @@ def darken_in_linear_light(img, factor):
     """A uint8 image as if shot with ``factor`` times the light: linear light times ``factor``, back with 1/2.2,
     rounded to uint8, no noise."""
     return from_linear(to_linear(img) * factor)
+
+
+def highlight(img):
+    """The 99th percentile, over the pixels of a uint8 (H, W, 3) image, of its brightest channel in linear light:
+    how close its highlights come to white (1)."""
+    return float(np.percentile(to_linear(img).max(axis=2), 99))

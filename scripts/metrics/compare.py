@@ -25,6 +25,10 @@ shrunk with INTER_AREA to at most UNPAIRED_LONG_SIDE pixels on its long side) an
 grid energy of the outputs (``grid median``, ``grid max``; msiagan.metrics.grid_energy): the strength of a
 pattern repeating every 8 pixels in grey levels, which flat areas should not have.
 
+Each model runs as msiagan-enhance runs it, with the exposure handled on purpose where its weights have the
+training range beside them (msiagan.inference.exposure); the ``exposure handling`` column says, per model, whether
+it was on. --network-only runs every generator alone, as BasicSR's test and validation do (research comparisons).
+
 Any BasicSR generator that keeps the image size can be a --model. The archs of other BasicSR plugins are
 registered only when their package is imported: --import MODULE (repeatable) imports it before any network is
 built, e.g. --import realesrgan for Real-ESRGAN's SRVGGNetCompact or --import hat for HAT (the module must be
@@ -209,6 +213,8 @@ def compare():
                         f"in linear light by {', '.join(f'{factor:g}' for factor in SWEEP_FACTORS)}")
     parser.add_argument('--unpaired', metavar='DIR',
                         help="also the grid energy of the outputs for DIR's images (median and largest)")
+    parser.add_argument('--network-only', action='store_true',
+                        help='each generator alone, without exposure handling (as BasicSR test and validation)')
     parser.add_argument('--debug', action='store_true', help='show the traceback of an input error')
     args = parser.parse_args()
     for name, value, least in (('threads', args.threads, 1), ('repeats', args.repeats, 0)):
@@ -228,7 +234,8 @@ def compare():
 
     rows, enhanced = [], {}
     for label, network, weights in args.model:
-        enhancer = Enhancer(weights, network, device=args.device)  # eager: its GMAC and latency are measured
+        # eager: its GMAC and latency are measured
+        enhancer = Enhancer(weights, network, device=args.device, exposure_handling=not args.network_only)
         scores, enhanced[label] = evaluate(label, enhancer, pairs, keep=set(stems), orientations=args.orientations)
         if args.kept:
             scores.update(kept_scores(enhancer, pairs))
@@ -237,7 +244,7 @@ def compare():
         if args.unpaired:
             scores.update(grid_scores(enhancer, unpaired))
         rows.append({
-            'model': label, **scores,
+            'model': label, 'exposure handling': enhancer.exposure_handling, **scores,
             'params (M)': count_parameters(enhancer.net) / 1e6,
             'GMAC @256x256': count_gmac(enhancer.net, 256, 256, device=args.device),
             f'CPU ms @600x400 ({args.threads} threads)':

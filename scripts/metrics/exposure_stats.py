@@ -25,8 +25,19 @@ exposure, described by many statistics at once, predicts the reference's grey me
 inputs, fitted on those pairs and scored on these, as its mean absolute error in grey levels (beside the
 constant guess of the fitted pairs' average) and its Pearson r. compare.py's brightness error of a model on
 the same pairs says whether the model reads the input's exposure as well as such a regression does.
+
+With --write-range FILE it measures, in linear light (msiagan.metrics.exposure), the pairs' range of exposure:
+percentiles (RANGE_PERCENTILES) of the inputs' and the references' linear means and of the references'
+highlights, and writes them as the ``exposure_range`` block of FILE, the options file beside a generator's weights
+(``<weights stem>.yml``), replacing the block if there is one and keeping the rest of the file as it is. Give it
+the pairs the generator was trained on: msiagan.inference.exposure reads the block to bring inputs within the
+darkness the generator knows and to set the output's exposure on purpose:
+
+    python scripts/metrics/exposure_stats.py --data datasets/LOL-v1/our485 \\
+        --meta-info msiagan/data/meta_info/lol_v1_train.txt --write-range msiagan/weights/msiagan_lol_v1.yml
 """
 import argparse
+import re
 
 import msiagan  # noqa: F401  (first: makes basicsr importable)
 import cv2
@@ -34,13 +45,17 @@ import numpy as np
 from basicsr.metrics import calculate_psnr
 from msiagan.data.image_io import read_bgr_uint8
 from msiagan.data.pairing import paired_paths_from_root
+from msiagan.metrics.exposure import highlight, linear_mean
 from msiagan.metrics.gt_mean_metric import grey_mean, scale_to_grey_mean
+from msiagan.utils.writing import write_atomically, write_failure
 from msiagan.utils.entry import run_cli
 from msiagan.utils.errors import InputError
 
 
 MAX_PSNR = 100.0  # dB
 RIDGE = 1.0  # fixed, not tuned on the split scored: light against the 460 training pairs of LOL-v1
+RANGE_PERCENTILES = (2, 5, 10, 50, 90, 95, 98)
+RANGE_BLOCK = re.compile(r'^exposure_range:.*?(?=^\S|\Z)', re.MULTILINE | re.DOTALL)  # up to the next top-level key
 
 
 def fixed_exposure_psnr(reference_paths, level):
@@ -121,10 +136,57 @@ def exposure_prediction(fit_measures, measures):
     }
 
 
+def exposure_range(pairs):
+    """The ``exposure_range`` block (a dict) of the pairs: the number of pairs and RANGE_PERCENTILES percentiles of
+    the inputs' and the references' linear means and of the references' highlights."""
+    measures = {'input_mean': [], 'reference_mean': [], 'reference_highlight': []}
+    for pair in pairs:
+        low, high = read_bgr_uint8(pair['lq_path']), read_bgr_uint8(pair['gt_path'])
+        measures['input_mean'].append(linear_mean(low))
+        measures['reference_mean'].append(linear_mean(high))
+        measures['reference_highlight'].append(highlight(high))
+    return {'pairs': len(pairs), **{name: {f'p{q}': float(f'{np.percentile(values, q):.4g}') for q in RANGE_PERCENTILES}
+                                    for name, values in measures.items()}}
+
+
+def range_text(block, source):
+    """The YAML text of an ``exposure_range`` block, with a comment saying what it is."""
+    lines = ['# The exposure, in linear light, of the pairs this generator was trained on: percentiles of the inputs\'',
+             '# and references\' linear means and of the references\' highlights (msiagan.metrics.exposure), written by',
+             '# scripts/metrics/exposure_stats.py --write-range; msiagan.inference.exposure reads them. Measured on:',
+             f'#   {source}',
+             'exposure_range:', f'  pairs: {block["pairs"]}']
+    for name in ('input_mean', 'reference_mean', 'reference_highlight'):
+        lines.append(f'  {name}: {{' + ', '.join(f'{key}: {value}' for key, value in block[name].items()) + '}')
+    return '\n'.join(lines) + '\n'
+
+
+def write_range(path, block, source):
+    """Write ``block`` as the ``exposure_range`` of the options file ``path`` (replacing the one there, with its
+    comment), the rest of the file kept."""
+    try:
+        with open(path) as f:
+            text = f.read()
+    except OSError as error:
+        raise InputError(f'--write-range {path}: cannot read it ({error.strerror})') from None
+    comment = re.compile(r'(^#[^\n]*\n)*(?=^exposure_range:)', re.MULTILINE)
+    text = RANGE_BLOCK.sub('', comment.sub('', text)).rstrip('\n')
+    try:
+        write_atomically(path, (text + '\n\n' + range_text(block, source)).encode())
+    except OSError as error:
+        raise write_failure(path, error) from None
+
+
 def report(args):
     pairs = paired_paths_from_root(args.data, args.meta_info)
     if args.grey_level is not None and not 0 < args.grey_level <= 255:
         raise InputError(f'--grey-level {args.grey_level}: must be in (0, 255]')
+    if args.write_range:
+        block = exposure_range(pairs)
+        write_range(args.write_range, block, args.data if not args.meta_info else f'{args.data}, {args.meta_info}')
+        print(f"{block['pairs']} pairs; inputs' linear mean from {block['input_mean']['p2']} (2nd percentile) to "
+              f"{block['input_mean']['p98']} (98th); written to {args.write_range}")
+        return
     measures = measure_pairs(pairs)
     stats = exposure_stats(measures, args.grey_level)
     print(f"{stats['pairs']} pairs; reference grey mean {stats['reference mean']:.1f} +- "
@@ -149,6 +211,9 @@ def main(argv=None):
     parser.add_argument('--fit-meta-info',
                         help="also fit a regression of the references' grey means on the inputs' exposure statistics "
                              "over the pairs this meta_info file lists, and score it on those of --meta-info (module docstring)")
+    parser.add_argument('--write-range', metavar='FILE',
+                        help="measure the pairs' exposure range and write it into FILE, the options file beside a "
+                             "generator's weights (module docstring)")
     parser.add_argument('--debug', action='store_true', help='show the traceback of an input error')
     args = parser.parse_args(argv)
     run_cli('exposure_stats.py', lambda: report(args))

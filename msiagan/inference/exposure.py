@@ -1,0 +1,164 @@
+"""Exposure handled on purpose at inference, around any generator (Enhancer, so msiagan-enhance and compare.py).
+
+A generator trained on LOL-v1 saw inputs of one darkness range only, and learnt to brighten them a lot: given a
+photo that is already well exposed, it blows it out. ``ExposureControl`` wraps the generator:
+
+1. **In range**: the input is scaled in linear light so that its linear mean (msiagan.metrics.exposure) lies within
+   the training inputs' (their 2nd to 98th percentile); inputs already inside are left as they are.
+2. **Exposure set on purpose**: the output keeps the generator's exposure for dark photos (linear mean up to the
+   training inputs' 98th percentile), takes the photo's own for photos as bright as the training references (their
+   10th percentile) and above, and blends the two in between (log-linear, smoothstep: no jump anywhere). The photo's
+   own exposure is its linear mean, lifted where its highlights show headroom: a photo whose brightest channel's
+   99th percentile stays below that of the training references (their 10th percentile) was shot darker than it
+   could have been, by about that ratio (at most HEADROOM_GAIN_MAX). This tells a dim scene shot well (highlights
+   near white) from a bright scene shot dark (highlights far below white), which the mean alone cannot.
+3. **--exposure EV**: the result brighter or darker by EV stops in linear light (``scale_exposure``: highlights
+   rolled off towards white rather than clipped; the identity at 0 EV).
+
+Each step uses one number per image, computed on the whole image (before tiles are cut, as the global branch's
+features are). The ranges come from the training pairs, stored beside the weights (``ExposureRange``); without
+them only step 3 runs.
+"""
+import math
+from dataclasses import dataclass
+from os import path as osp
+
+import torch
+
+from msiagan.basicsr_patches.options_file import parse_options_text, read_options_text
+from msiagan.metrics.exposure import GAMMA
+from msiagan.utils.errors import InputError
+
+RANGE_KEY = 'exposure_range'  # the block in <weights stem>.yml
+HEADROOM_GAIN_MAX = 16.0  # at most 4 stops of lift read from a photo's highlights
+EXPOSURE_LIMIT = 4.0  # --exposure: at most this many stops either way
+STATS_PIXELS = 1 << 20  # statistics of larger images on an evenly strided subset of about this many pixels
+SEARCH_STEPS = 30  # bisection steps of the gain that gives an output its target linear mean
+
+
+@dataclass(frozen=True)
+class ExposureRange:
+    """The exposure of the pairs a generator was trained on, in linear light (msiagan.metrics.exposure).
+
+    Attributes:
+        input_low, input_high: the 2nd and 98th percentiles of the training inputs' linear means.
+        reference_low: the 10th percentile of the training references' linear means.
+        reference_highlight: the 10th percentile of the training references' highlights (``highlight``).
+    """
+    input_low: float
+    input_high: float
+    reference_low: float
+    reference_highlight: float
+
+    @classmethod
+    def from_options(cls, block, source):
+        """From the ``exposure_range`` block that exposure_stats.py --write-range writes; ``source`` names the file."""
+        try:
+            values = cls(float(block['input_mean']['p2']), float(block['input_mean']['p98']),
+                         float(block['reference_mean']['p10']), float(block['reference_highlight']['p10']))
+        except (KeyError, TypeError, ValueError):
+            raise InputError(f'{source}: {RANGE_KEY} is not as exposure_stats.py --write-range writes it '
+                             '(input_mean p2 and p98, reference_mean p10, reference_highlight p10)') from None
+        if not 0 < values.input_low <= values.input_high < values.reference_low <= 1 or \
+                not 0 < values.reference_highlight <= 1:
+            raise InputError(f'{source}: {RANGE_KEY} {values}: needs 0 < input p2 <= input p98 < reference p10 <= 1 '
+                             'and a reference highlight in (0, 1]')
+        return values
+
+    @classmethod
+    def beside(cls, weights):
+        """The range stored in ``<weights stem>.yml`` beside ``weights``; None if there is no such file or block."""
+        options_file = osp.splitext(weights)[0] + '.yml'
+        if not osp.isfile(options_file):
+            return None
+        block = parse_options_text(read_options_text(options_file), options_file).get(RANGE_KEY)
+        return None if block is None else cls.from_options(block, options_file)
+
+
+def scale_exposure(linear, gain):
+    """Linear light (values in [0, 1]) times ``gain``, highlights rolled off towards white instead of clipped.
+
+    gain <= 1: plain scaling. gain > 1: values up to 1 / gain are scaled exactly; above, a rational curve takes
+    [1 / gain, gain] (the scaled values) to [1 / gain, 1], with slope 1 where it starts, so 1 stays 1. The identity
+    at gain 1; brighter with every larger gain at every value in (0, 1).
+    """
+    scaled = linear * gain
+    if gain <= 1:
+        return scaled
+    knee = 1 / gain
+    over = ((scaled - knee) / (gain - knee)).clamp_(min=0)
+    rolled = knee + (1 - knee) * (gain + 1) * over / (1 + gain * over)
+    return torch.where(scaled <= knee, scaled, rolled)
+
+
+def sample_pixels(x):
+    """x (C, H, W) strided to about STATS_PIXELS pixels, for statistics of the whole image."""
+    step = max(1, math.isqrt(x.shape[-2] * x.shape[-1] // STATS_PIXELS))
+    return x[:, ::step, ::step]
+
+
+def gain_for_mean(linear, target):
+    """The gain g with ``scale_exposure(linear, g).mean() == target`` (to about 1e-6 in log g); linear (C, H, W)."""
+    sample = sample_pixels(linear).double()
+    low, high = math.log(1 / 64), math.log(64)
+    for _ in range(SEARCH_STEPS):
+        middle = (low + high) / 2
+        low, high = (middle, high) if scale_exposure(sample, math.exp(middle)).mean() < target else (low, middle)
+    return math.exp((low + high) / 2)
+
+
+def smoothstep(low, high, value):
+    """0 at or below ``low``, 1 at or above ``high``, smooth (C1) in between; on the log of each."""
+    t = min(max((math.log(value) - math.log(low)) / (math.log(high) - math.log(low)), 0.0), 1.0)
+    return t * t * (3 - 2 * t)
+
+
+class ExposureControl:
+    """Steps 1 to 3 of the module docstring around a generator.
+
+    Args:
+        exposure_range (ExposureRange | None): the training pairs' range; None: steps 1 and 2 are skipped.
+        exposure (float): EV stops, in [-EXPOSURE_LIMIT, EXPOSURE_LIMIT]; 0: the default output.
+    """
+
+    def __init__(self, exposure_range=None, exposure=0.0):
+        if not isinstance(exposure, (int, float)) or not -EXPOSURE_LIMIT <= exposure <= EXPOSURE_LIMIT:
+            raise InputError(f'exposure {exposure!r}: must be a number of stops from {-EXPOSURE_LIMIT:g} to '
+                             f'{EXPOSURE_LIMIT:g}')
+        self.range, self.exposure = exposure_range, float(exposure)
+
+    def run(self, generator, x):
+        """``generator`` (a callable on (N, 3, H, W) in [0, 1], giving the same in [0, 1]) on x with the exposure
+        handled; returns (N, 3, H, W) float in [0, 1]."""
+        if self.range is None:
+            return self.finish(generator(x), [None] * len(x))
+        plans = [self.plan(image) for image in x]
+        scales = torch.tensor([plan['input scale'] for plan in plans], dtype=x.dtype, device=x.device)
+        return self.finish(generator((x * scales[:, None, None, None]).clamp_(0, 1)), plans)
+
+    def plan(self, image):
+        """What steps 1 and 2 do to ``image`` (3, H, W) in [0, 1]: its 'input scale' (of its sRGB values, the
+        generator's input) and its 'own mean' and 'weight' (of that exposure against the generator's)."""
+        linear = sample_pixels(image).float().clamp(0, 1) ** GAMMA
+        mean = max(float(linear.mean()), 1e-8)
+        in_range = min(max(mean, self.range.input_low), self.range.input_high)
+        highlight = float(torch.quantile(linear.amax(dim=0).flatten(), 0.99))
+        headroom = min(max(self.range.reference_highlight / max(highlight, 1e-8), 1.0), HEADROOM_GAIN_MAX)
+        return {'input scale': (in_range / mean) ** (1 / GAMMA), 'own mean': mean * headroom,
+                'weight': smoothstep(self.range.input_high, self.range.reference_low, mean)}
+
+    def finish(self, out, plans):
+        """Steps 2 and 3 on the generator's output (N, 3, H, W) in [0, 1], image by image."""
+        if all(plan is None or plan['weight'] == 0 for plan in plans) and self.exposure == 0:
+            return out
+        finished = []
+        for image, plan in zip(out, plans):
+            linear = image.float().clamp(0, 1) ** GAMMA
+            if plan is not None and plan['weight'] > 0:
+                generator_mean = max(float(sample_pixels(linear).mean()), 1e-8)
+                target = math.exp((1 - plan['weight']) * math.log(generator_mean) +
+                                  plan['weight'] * math.log(plan['own mean']))
+                linear = scale_exposure(linear, gain_for_mean(linear, target))
+            linear = scale_exposure(linear, 2 ** self.exposure)
+            finished.append((linear.clamp_(0, 1) ** (1 / GAMMA)).to(out.dtype))
+        return torch.stack(finished)
