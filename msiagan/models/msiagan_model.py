@@ -15,10 +15,12 @@ from .atomic_checkpoint import AtomicCheckpointMixin
 from .distributed_mixin import DistributedModelMixin
 from .fast_training import FastTrainingMixin, in_chunks
 from .preemption import StopOnSignalMixin
+from .tensorboard_images import TensorboardImagesMixin
 
 
 @MODEL_REGISTRY.register()
-class MSIAGANModel(FastTrainingMixin, StopOnSignalMixin, DistributedModelMixin, AtomicCheckpointMixin, SRGANModel):
+class MSIAGANModel(FastTrainingMixin, StopOnSignalMixin, TensorboardImagesMixin, DistributedModelMixin,
+                   AtomicCheckpointMixin, SRGANModel):
     """Paired enhancement GAN: a generator and a (conditional) discriminator, trained in turn each step.
 
     Generator loss: gan_opt (adversarial, on D's verdict) + pixel_opt (L1Loss, the MAE) + mac_opt (MACLoss)
@@ -40,7 +42,7 @@ class MSIAGANModel(FastTrainingMixin, StopOnSignalMixin, DistributedModelMixin, 
         channels_last, mixed_precision, compile, generator_chunk: training speed (msiagan.models.fast_training).
     Distributed (msiagan.models.distributed_mixin) on GPUs and CPUs; checkpoints written atomically
     (msiagan.models.atomic_checkpoint); SIGTERM and SIGUSR1 stop it after a step with a checkpoint
-    (msiagan.models.preemption).
+    (msiagan.models.preemption). With TensorBoard, validation logs pictures too (msiagan.models.tensorboard_images).
     Logged: l_g_pix, l_g_mac, l_g_ssim, l_g_gan, l_g_total, l_d_real, l_d_fake, out_d_real, out_d_fake (content-only:
     the first three and l_g_total).
     """
