@@ -9,8 +9,8 @@ if __package__ in (None, ''):  # run as a file: import the package from this che
 import msiagan  # noqa: E402  (first: makes basicsr importable, registers everything)
 from basicsr.train import train_pipeline  # noqa: E402
 
-from msiagan.models.preemption import handle_stop_signals  # noqa: E402
 from msiagan.utils.entry import project_root, run_cli  # noqa: E402
+from msiagan.utils.stop_signals import handle_stop_signals  # noqa: E402
 
 
 def main():

@@ -163,12 +163,14 @@ def run_script(module, *args):
     return None
 
 
-def start_training(root, options, runner=(), *args):
+def start_training(root, options, runner=(), *args, new_session=False):
     """Popen of ``python [runner] msiagan/train.py -opt options args`` with experiments under ``root``, one thread
-    per process (so that runs compare bit for bit), stdout and stderr together."""
+    per process (so that runs compare bit for bit), stdout and stderr together; ``new_session``: in a process group
+    of its own (to signal as a whole)."""
     env = dict(os.environ, MSIAGAN_ROOT=str(root), PYTHONUNBUFFERED='1', OMP_NUM_THREADS='1')
     return subprocess.Popen([sys.executable, *runner, osp.join(REPO, 'msiagan', 'train.py'), '-opt', options, *args],
-                            cwd=str(root), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            cwd=str(root), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=new_session)
 
 
 def finished_output(process, timeout=300):
@@ -202,14 +204,19 @@ def saved_networks(root, name):
             for net in ('net_g', 'net_d')}
 
 
-def signalled_after_first_state(root, options, *signal_numbers):
-    """Start training ``options`` under ``root``, send it ``signal_numbers`` in turn once its first training state is
-    on disk; (the ended process, its output)."""
-    process = start_training(root, options)
+def wait_for_first_state(process, root, options):
+    """Return once training ``options`` under ``root`` (``process``) has a training state on disk, or has ended."""
     states_dir = root / 'experiments' / osp.splitext(osp.basename(options))[0] / 'training_states'
     deadline = time.monotonic() + 300
     while not glob.glob(str(states_dir / '*.state')) and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)
+
+
+def signalled_after_first_state(root, options, *signal_numbers):
+    """Start training ``options`` under ``root``, send it ``signal_numbers`` in turn once its first training state is
+    on disk; (the ended process, its output)."""
+    process = start_training(root, options)
+    wait_for_first_state(process, root, options)
     for signal_number in signal_numbers:
         process.send_signal(signal_number)
     return process, process.communicate()[0]

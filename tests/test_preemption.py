@@ -3,15 +3,14 @@ in one process and in two (gloo)."""
 import os
 import re
 import signal
-import time
-
 import pytest
 import torch
+import yaml
 from conftest import (feed, finished_output, make_model, resumable_options, saved_networks, signalled_after_first_state,
-                      start_training)
+                      start_training, wait_for_first_state, write_options)
 
-from msiagan.models.preemption import StopRequest, handle_stop_signals
 from msiagan.utils.errors import TrainingStopped
+from msiagan.utils.stop_signals import StopRequest, handle_stop_signals
 
 TOTAL_ITER = 12
 STOP_LINE = re.compile(r'msiagan-train: stopped by (.+) after iteration (\d+); state saved to (\S+\.state); continue '
@@ -62,6 +61,21 @@ def test_auto_resume_after_a_signal_equals_an_uninterrupted_run(stopped_and_resu
         for param_key, params in uninterrupted[net].items():
             for name, value in params.items():
                 assert torch.equal(resumed[net][param_key][name], value), f'{net} {param_key} {name}'
+
+
+def test_a_signal_to_the_whole_process_group_spares_the_loader_workers(tmp_path):
+    """As Slurm or ``timeout`` signal: the training process and its data loader worker get SIGTERM; the worker
+    outlives it, so the training finishes its step and saves."""
+    opt = yaml.safe_load(open(resumable_options(tmp_path, 'workers', 40)))
+    opt['datasets']['train']['num_worker_per_gpu'] = 1
+    options = write_options(tmp_path / 'workers.yml', opt)
+    training = start_training(tmp_path, options, new_session=True)
+    wait_for_first_state(training, tmp_path, options)
+    os.killpg(training.pid, signal.SIGTERM)
+    output = finished_output(training)
+    assert training.returncode == 75 and 'Traceback' not in output, output[-3000:]
+    match = STOP_LINE.fullmatch(output.splitlines()[-1])
+    assert match and match.group(1) == 'SIGTERM' and os.path.isfile(match.group(3)), output[-3000:]
 
 
 @pytest.fixture
@@ -117,10 +131,7 @@ def test_two_processes_stop_at_the_same_iteration_when_one_is_signalled(tmp_path
     --auto_resume goes on from it."""
     options = resumable_options(tmp_path, 'ddp', 40)
     training = start_training(tmp_path, options, TORCHRUN, '--launcher', 'pytorch')
-    states_dir = tmp_path / 'experiments' / 'ddp' / 'training_states'
-    deadline = time.monotonic() + 300
-    while not list(states_dir.glob('*.state')) and training.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_for_first_state(training, tmp_path, options)
     workers = {rank_of(pid): pid for pid in child_pids(training.pid)}
     os.kill(workers[1], signal.SIGTERM)
     output = finished_output(training)
@@ -131,7 +142,7 @@ def test_two_processes_stop_at_the_same_iteration_when_one_is_signalled(tmp_path
     stop_iter = int(match.group(2))
     exit_statuses = re.findall(r'rank\s*:\s*(\d) \(local_rank: \d\)\s*exitcode\s*:\s*(\d+)', output)
     assert stop_iter < 40 and sorted(exit_statuses) == [('0', '75'), ('1', '75')], output[-3000:]
-    state = torch.load(states_dir / f'{stop_iter}.state', weights_only=True)
+    state = torch.load(tmp_path / 'experiments' / 'ddp' / 'training_states' / f'{stop_iter}.state', weights_only=True)
     assert state['iter'] == stop_iter and len(state['rng_states']) == 2
     assert not torch.equal(state['rng_states'][0]['torch'], state['rng_states'][1]['torch'])
     resumed = start_training(tmp_path, options, TORCHRUN, '--launcher', 'pytorch', '--auto_resume',

@@ -1,8 +1,7 @@
 """Preemption: SIGTERM or SIGUSR1 ends training after the current step with a saved state, for --auto_resume.
 
-Clusters send SIGTERM (Slurm before its kill, Kubernetes and spot machines on eviction, torchrun to each worker) or
-SIGUSR1 (Slurm's ``--signal``), then kill after a grace period. ``handle_stop_signals`` (msiagan/train.py) makes
-them only record a stop request; ``StopOnSignalMixin`` acts on it at the end of a training step.
+msiagan/train.py makes those signals only record a stop request (msiagan.utils.stop_signals); ``StopOnSignalMixin``
+acts on it at the end of a training step.
 """
 import shlex
 import signal
@@ -13,25 +12,7 @@ import torch
 
 from msiagan.utils.distributed import flagged_on_any_process
 from msiagan.utils.errors import TrainingStopped
-
-STOP_SIGNALS = tuple(getattr(signal, name) for name in ('SIGTERM', 'SIGUSR1') if hasattr(signal, name))
-
-
-class StopRequest:
-    """The first stop signal this process received (its number), or None."""
-    signal_number = None
-
-
-def request_stop(signal_number, frame):
-    """The handler of the stop signals: records the first; any later one (say, during the save) changes nothing."""
-    if StopRequest.signal_number is None:
-        StopRequest.signal_number = signal_number
-
-
-def handle_stop_signals():
-    """From now on the stop signals only record a stop request (they ended the process at once)."""
-    for signal_number in STOP_SIGNALS:
-        signal.signal(signal_number, request_stop)
+from msiagan.utils.stop_signals import StopRequest, ignore_stop_signals
 
 
 def continue_command():
@@ -55,6 +36,7 @@ class StopOnSignalMixin:
         requested = torch.tensor([StopRequest.signal_number is not None], device=self.device)
         if not flagged_on_any_process(requested).item():
             return
+        ignore_stop_signals()  # from here to the exit, in every process (torchrun signals those still running)
         epoch = (current_iter - 1) // self.opt['iters_per_epoch']
         self.save(epoch, current_iter)
         state = osp.join(self.opt['path']['training_states'], f'{current_iter}.state')
