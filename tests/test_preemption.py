@@ -49,13 +49,15 @@ def test_a_signal_saves_the_step_and_exits_75_with_one_line(stopped_and_resumed)
     assert saved['iter'] == int(stop_iter) and saved['epoch'] == (int(stop_iter) - 1) // 3  # 3 steps an epoch
     for net in ('g', 'd'):
         torch.load(root / 'experiments' / 'stopped' / 'models' / f'net_{net}_{stop_iter}.pth', weights_only=True)
-    assert f'iter:{int(stop_iter) + 1:>3},' not in output  # it stopped after that step
+    assert not re.search(rf'iter:\s+{int(stop_iter) + 1},', output)  # it stopped after that step
 
 
 def test_auto_resume_after_a_signal_equals_an_uninterrupted_run(stopped_and_resumed):
     root, _, stopped_output, resumed_output = stopped_and_resumed
     stop_iter = int(STOP_LINE.fullmatch(stopped_output.splitlines()[-1]).group(2))
     assert f'Resuming training from epoch: {(stop_iter - 1) // 3}, iter: {stop_iter}.' in resumed_output
+    logged_iters = [int(i) for i in re.findall(r'iter:\s+(\d+),', resumed_output)]
+    assert logged_iters == list(range(stop_iter + 1, TOTAL_ITER + 1))  # no step done twice or left out
     resumed, uninterrupted = saved_networks(root, 'stopped'), saved_networks(root, 'uninterrupted')
     for net in ('net_g', 'net_d'):
         for param_key, params in uninterrupted[net].items():
