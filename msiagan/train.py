@@ -10,6 +10,7 @@ import msiagan  # noqa: E402  (first: makes basicsr importable, registers everyt
 from basicsr.train import train_pipeline  # noqa: E402
 
 from msiagan.utils.entry import project_root, run_cli  # noqa: E402
+from msiagan.utils.stop_signals import handle_stop_signals  # noqa: E402
 
 
 def main():
@@ -17,6 +18,7 @@ def main():
     if quiet:
         sys.argv.remove('--quiet')
     msiagan.basicsr_patches.install(train=True, quiet=quiet)
+    handle_stop_signals()  # SIGTERM, SIGUSR1: save after the current step and exit 75 (docs/training.md)
     run_cli('msiagan-train', lambda: train_pipeline(project_root()), is_train=True)
 
 

@@ -6,6 +6,7 @@ import io
 import os
 import subprocess
 import sys
+import time
 from os import path as osp
 
 import cv2
@@ -162,12 +163,14 @@ def run_script(module, *args):
     return None
 
 
-def start_training(root, options, runner=(), *args):
+def start_training(root, options, runner=(), *args, new_session=False):
     """Popen of ``python [runner] msiagan/train.py -opt options args`` with experiments under ``root``, one thread
-    per process (so that runs compare bit for bit), stdout and stderr together."""
+    per process (so that runs compare bit for bit), stdout and stderr together; ``new_session``: in a process group
+    of its own (to signal as a whole)."""
     env = dict(os.environ, MSIAGAN_ROOT=str(root), PYTHONUNBUFFERED='1', OMP_NUM_THREADS='1')
     return subprocess.Popen([sys.executable, *runner, osp.join(REPO, 'msiagan', 'train.py'), '-opt', options, *args],
-                            cwd=str(root), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            cwd=str(root), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=new_session)
 
 
 def finished_output(process, timeout=300):
@@ -178,6 +181,45 @@ def finished_output(process, timeout=300):
     except subprocess.TimeoutExpired:
         process.terminate()
         pytest.fail(f'still running after {timeout} s:\n{process.communicate()[0][-3000:]}')
+
+
+def resumable_options(root, name, total_iter, fast=False):
+    """Options file of a run to stop and resume: 6 pairs of 40x40, random 32x32 crops with flips and rotations,
+    batch 2: 3 steps an epoch, so states every 2 steps fall inside epochs; validation every 4 steps; data loaded in
+    the training process (num_worker_per_gpu 0). ``fast``: through the fast path (cached data, channels_last, bf16,
+    G a crop at a time)."""
+    train_dirs = write_pairs(str(root / 'train'), [f'{i}' for i in range(6)], size=(40, 40))
+    val_dirs = write_pairs(str(root / 'val'), ['v'], size=(32, 32), seed=1)
+    fast_options = dict(channels_last=True, mixed_precision='bf16', generator_chunk=1) if fast else {}
+    opt = tiny_train_options(name, train_dirs, val_dirs, total_iter=total_iter, **fast_options)
+    opt['datasets']['train']['dataset_enlarge_ratio'] = 1
+    opt['datasets']['train']['cache'] = 'memory' if fast else None
+    opt['val']['val_freq'] = 4
+    return write_options(root / f'{name}.yml', opt)
+
+
+def saved_networks(root, name):
+    """The final G and D (``<net>_latest.pth``) of run ``name`` under ``root``."""
+    return {net: torch.load(root / 'experiments' / name / 'models' / f'{net}_latest.pth', weights_only=True)
+            for net in ('net_g', 'net_d')}
+
+
+def wait_for_first_state(process, root, options):
+    """Return once training ``options`` under ``root`` (``process``) has a training state on disk, or has ended."""
+    states_dir = root / 'experiments' / osp.splitext(osp.basename(options))[0] / 'training_states'
+    deadline = time.monotonic() + 300
+    while not glob.glob(str(states_dir / '*.state')) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def signalled_after_first_state(root, options, *signal_numbers):
+    """Start training ``options`` under ``root``, send it ``signal_numbers`` in turn once its first training state is
+    on disk; (the ended process, its output)."""
+    process = start_training(root, options)
+    wait_for_first_state(process, root, options)
+    for signal_number in signal_numbers:
+        process.send_signal(signal_number)
+    return process, process.communicate()[0]
 
 
 def make_dataset(lq, gt, phase='val', backend='disk', **options):

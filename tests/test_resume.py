@@ -4,14 +4,13 @@ import os
 import random
 import re
 import signal
-import time
 from os import path as osp
 
 import numpy as np
 import pytest
 import torch
-from conftest import (feed, finished_output, make_dataset, make_model, run_entry, start_training, tiny_train_options,
-                      write_options, write_pairs)
+from conftest import (feed, finished_output, make_dataset, make_model, resumable_options, run_entry, saved_networks,
+                      signalled_after_first_state, start_training, tiny_train_options, write_options, write_pairs)
 
 from msiagan.basicsr_patches.resume import ResumableSampler, latest_training_state, load_resume_state
 from msiagan.utils.errors import InputError, TrainingError
@@ -19,37 +18,6 @@ from msiagan.utils.rng import rng_states, set_rng_states
 from msiagan.utils.writing import atomic_save
 
 TOTAL_ITER = 12
-
-
-def training_options(root, name, fast=False):
-    """6 pairs of 40x40, random 32x32 crops with flips and rotations, batch 2: 3 steps an epoch, so states
-    every 2 steps fall inside epochs; data loaded in the training process (num_worker_per_gpu 0). ``fast``:
-    through the fast path (cached data, channels_last, bf16, G a crop at a time)."""
-    train_dirs = write_pairs(str(root / 'train'), [f'{i}' for i in range(6)], size=(40, 40))
-    val_dirs = write_pairs(str(root / 'val'), ['v'], size=(32, 32), seed=1)
-    fast_options = dict(channels_last=True, mixed_precision='bf16', generator_chunk=1) if fast else {}
-    opt = tiny_train_options(name, train_dirs, val_dirs, total_iter=TOTAL_ITER, **fast_options)
-    opt['datasets']['train']['dataset_enlarge_ratio'] = 1
-    opt['datasets']['train']['cache'] = 'memory' if fast else None
-    opt['val']['val_freq'] = 4
-    return write_options(root / f'{name}.yml', opt)
-
-
-def saved_networks(root, name):
-    return {net: torch.load(root / 'experiments' / name / 'models' / f'{net}_latest.pth', weights_only=True)
-            for net in ('net_g', 'net_d')}
-
-
-def signalled_after_first_state(root, options, signal_number):
-    """Start training ``options`` under ``root``, send it ``signal_number`` once its first training state is on disk;
-    (the ended process, its output)."""
-    process = start_training(root, options)
-    states_dir = root / 'experiments' / osp.splitext(osp.basename(options))[0] / 'training_states'
-    deadline = time.monotonic() + 300
-    while not glob.glob(str(states_dir / '*.state')) and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.01)
-    process.send_signal(signal_number)
-    return process, process.communicate()[0]
 
 
 @pytest.fixture(scope='module', params=['plain', 'fast'])
@@ -60,8 +28,9 @@ def killed_and_resumed(request, tmp_path_factory):
     Returns (root, iterations of the states on disk at the kill, the resumed run's log)."""
     root = tmp_path_factory.mktemp('resume')
     fast = request.param == 'fast'
-    uninterrupted = start_training(root, training_options(root, 'uninterrupted', fast))
-    killed, output = signalled_after_first_state(root, training_options(root, 'killed', fast), signal.SIGKILL)
+    uninterrupted = start_training(root, resumable_options(root, 'uninterrupted', TOTAL_ITER, fast))
+    options = resumable_options(root, 'killed', TOTAL_ITER, fast)
+    killed, output = signalled_after_first_state(root, options, signal.SIGKILL)
     states_dir = root / 'experiments' / 'killed' / 'training_states'
     assert killed.returncode == -signal.SIGKILL, output[-3000:]
     saved_iters = sorted(int(m.group(1)) for m in map(re.compile(r'(\d+)\.state').fullmatch, os.listdir(states_dir))
@@ -233,7 +202,7 @@ def test_validation_leaves_the_random_generators_as_it_found_them(tmp_path):
 
 
 def test_ctrl_c_stops_training_in_one_line_and_auto_resume_goes_on(tmp_path):
-    options = training_options(tmp_path, 'interrupted')
+    options = resumable_options(tmp_path, 'interrupted', TOTAL_ITER)
     process, output = signalled_after_first_state(tmp_path, options, signal.SIGINT)
     if process.returncode == 0:
         pytest.skip('training ended before the signal came')

@@ -28,12 +28,13 @@ def alias_functional_tensor():
 
 alias_functional_tensor()
 
-from basicsr import test as basicsr_test  # noqa: E402  (after the alias)
+from basicsr import data as basicsr_data  # noqa: E402  (after the alias)
+from basicsr import test as basicsr_test  # noqa: E402
 from basicsr import train as basicsr_train  # noqa: E402
 from basicsr.models import sr_model  # noqa: E402
 from basicsr.utils import options as basicsr_options  # noqa: E402
 
-from . import launchers, options_file, quiet_console, resume, run_files  # noqa: E402
+from . import launchers, loader_workers, options_file, quiet_console, resume, run_files  # noqa: E402
 
 
 def replace_attribute(module, name, value):
@@ -81,6 +82,9 @@ def install(train, quiet=False):
     # resuming restarts the epoch from its first batch, reseeded; ours takes it up where it stopped, same RNG
     replace_attribute(basicsr_train, 'EnlargedSampler', resume.ResumableSampler)
     replace_attribute(basicsr_train, 'create_train_val_dataloader', exact_resume.create_train_val_dataloader)
+    # SIGTERM or SIGUSR1 to a whole job kills BasicSR's loader workers, so training fails before it saves
+    # (msiagan.models.preemption); ours ignore them: the training process ends them when it has saved
+    replace_attribute(basicsr_data, 'worker_init_fn', loader_workers.worker_init_fn_ignoring_stop_signals)
     if quiet:
         # --quiet: the console shows warnings and the validation results only; the log file stays whole
         replace_attribute(basicsr_train, 'get_root_logger',

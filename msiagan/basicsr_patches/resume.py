@@ -134,6 +134,7 @@ class ExactResume:
 
     def create_train_val_dataloader(self, opt, logger):
         train_loader, train_sampler, *others = BASICSR_CREATE_DATALOADERS(opt, logger)
+        opt['iters_per_epoch'] = len(train_loader)  # for a checkpoint between epochs (msiagan.models.preemption)
         if self.resumed:
             epoch, current_iter = self.resumed['epoch'], self.resumed['iter']
             # every epoch is len(train_loader) iterations (drop_last), so this many batches of it were done

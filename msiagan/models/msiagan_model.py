@@ -14,10 +14,13 @@ from msiagan.utils.weights import LOAD_ERRORS, unreadable_weights
 from .atomic_checkpoint import AtomicCheckpointMixin
 from .distributed_mixin import DistributedModelMixin
 from .fast_training import FastTrainingMixin, in_chunks
+from .preemption import StopOnSignalMixin
+from .tensorboard_images import TensorboardImagesMixin
 
 
 @MODEL_REGISTRY.register()
-class MSIAGANModel(FastTrainingMixin, DistributedModelMixin, AtomicCheckpointMixin, SRGANModel):
+class MSIAGANModel(FastTrainingMixin, StopOnSignalMixin, TensorboardImagesMixin, DistributedModelMixin,
+                   AtomicCheckpointMixin, SRGANModel):
     """Paired enhancement GAN: a generator and a (conditional) discriminator, trained in turn each step.
 
     Generator loss: gan_opt (adversarial, on D's verdict) + pixel_opt (L1Loss, the MAE) + mac_opt (MACLoss)
@@ -38,7 +41,8 @@ class MSIAGANModel(FastTrainingMixin, DistributedModelMixin, AtomicCheckpointMix
             loss, before any update or save. Default: False.
         channels_last, mixed_precision, compile, generator_chunk: training speed (msiagan.models.fast_training).
     Distributed (msiagan.models.distributed_mixin) on GPUs and CPUs; checkpoints written atomically
-    (msiagan.models.atomic_checkpoint).
+    (msiagan.models.atomic_checkpoint); SIGTERM and SIGUSR1 stop it after a step with a checkpoint
+    (msiagan.models.preemption). With TensorBoard, validation logs pictures too (msiagan.models.tensorboard_images).
     Logged: l_g_pix, l_g_mac, l_g_ssim, l_g_gan, l_g_total, l_d_real, l_d_fake, out_d_real, out_d_fake (content-only:
     the first three and l_g_total).
     """
@@ -154,6 +158,12 @@ class MSIAGANModel(FastTrainingMixin, DistributedModelMixin, AtomicCheckpointMix
         return OrderedDict((name, criterion(output, self.gt)) for name, criterion in criteria if criterion)
 
     def optimize_parameters(self, current_iter):
+        """One training step; then, if a stop signal came, a checkpoint and TrainingStopped (StopOnSignalMixin)."""
+        self.train_step(current_iter)
+        self.stop_if_signalled(current_iter)
+
+    def train_step(self, current_iter):
+        """G's update, then D's; a NaN or infinite loss stops or skips the step (losses_are_finite)."""
         if self.reads_frames and self.lq_frame is None:
             raise InputError("datasets:train:lq_frame: the training batches carry no 'lq_frame' (PairedLowLightDataset "
                              f"gives it; datasets:train:type is {self.opt['datasets']['train'].get('type')})")

@@ -4,7 +4,7 @@ import sys
 from os import path as osp
 
 from msiagan.utils.distributed import leave_process_group
-from msiagan.utils.errors import InputError, OutputError, TrainingError
+from msiagan.utils.errors import InputError, OutputError, TrainingError, TrainingStopped
 
 PACKAGE_DIR = osp.dirname(osp.dirname(osp.abspath(__file__)))  # the msiagan package
 
@@ -27,7 +27,8 @@ def one_line(error):
 
 def run_cli(program, pipeline, is_train=None):
     """Run ``pipeline()``; bad input, an output that cannot be written, or training that cannot go on, ends with a
-    one-line error, and Ctrl-C (SIGINT) with one line and exit status 130 (the traceback too with --debug).
+    one-line error, Ctrl-C (SIGINT) with one line and exit status 130 (the traceback too with --debug), and a
+    training stopped by a signal (msiagan.models.preemption) with its line and exit status 75.
 
     is_train (bool, optional): first check the options file named by -opt for a training (True) or test
     (False) run (msiagan.utils.options_check). A training then leaves its process group however it ends
@@ -46,6 +47,10 @@ def run_cli(program, pipeline, is_train=None):
         if '--debug' in sys.argv:
             raise
         sys.exit(f'{program}: error: {one_line(error)}')
+    except TrainingStopped as stop:
+        if str(stop):
+            print(f'{program}: {stop}', file=sys.stderr)
+        sys.exit(TrainingStopped.EXIT_STATUS)
     except KeyboardInterrupt:
         if '--debug' in sys.argv:
             raise

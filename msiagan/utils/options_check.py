@@ -152,7 +152,11 @@ class OptionsCheck:
         self.check_datasets(self.section(opt, '', 'datasets'))
         if self.is_train:
             self.check_train(self.section(opt, '', 'train'))
-            self.require(self.section(opt, '', 'logger'), 'logger', ['print_freq', 'save_checkpoint_freq'])
+            logger = self.section(opt, '', 'logger')
+            self.require(logger, 'logger', ['print_freq', 'save_checkpoint_freq'])
+            tb_images = logger.get('tb_images', 0)
+            if not (isinstance(tb_images, int) and not isinstance(tb_images, bool) and tb_images >= 0):
+                self.fail(f'logger:tb_images {tb_images!r}: must be a number of validation images, 0 or more')
         else:
             self.check_test(opt)
         if opt.get('val') is not None:
