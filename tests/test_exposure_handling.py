@@ -1,6 +1,7 @@
 """Exposure handled on purpose at inference (msiagan.inference.exposure), through Enhancer and msiagan-enhance, and
 the training range written beside the weights by exposure_stats.py --write-range."""
 import math
+import re
 import sys
 
 import cv2
@@ -192,3 +193,13 @@ def test_write_range_measures_the_pairs_and_replaces_the_block(tmp_path, monkeyp
         np.percentile([highlight(img) for img in highs], 10), rel=1e-3)
     assert math.isclose(block['reference_mean']['p50'], np.median([linear_mean(img) for img in highs]), rel_tol=1e-3)
     assert ExposureRange.beside(str(tmp_path / 'net.pth')) == ExposureRange.from_options(block, 'net.yml')
+
+
+def test_benchmark_exposure_prints_both_paths_side_by_side(model_with_range, capsys):
+    weights, _ = model_with_range
+    load_script('benchmark_exposure').main(['--weights', weights, '--runs', '1', '--threads', '1'])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f'{weights}, CPU, 1 threads, 600x400, 1 alternating runs each'
+    for line, name in zip(lines[1:], ('dark', 'well-exposed')):
+        assert re.fullmatch(rf'{name} image: default \d+ ms \(\d+ to \d+\), --network-only \d+ ms \(\d+ to \d+\); '
+                            r'default / --network-only \d\.\d{3}', line), line
