@@ -32,8 +32,8 @@ from msiagan.utils.errors import InputError
 RANGE_KEY = 'exposure_range'  # the block in <weights stem>.yml
 HEADROOM_GAIN_MAX = 16.0  # at most 4 stops of lift read from a photo's highlights
 EXPOSURE_LIMIT = 4.0  # --exposure: at most this many stops either way
-STATS_PIXELS = 1 << 20  # statistics of larger images on an evenly strided subset of about this many pixels
-SEARCH_STEPS = 30  # bisection steps of the gain that gives an output its target linear mean
+STATS_PIXELS = 1 << 16  # statistics of larger images on an evenly strided subset of at most this many pixels
+SEARCH_STEPS = 20  # bisection steps of the gain that gives an output its target linear mean
 
 
 @dataclass(frozen=True)
@@ -92,14 +92,15 @@ def scale_exposure(linear, gain):
 
 
 def sample_pixels(x):
-    """x (C, H, W) strided to about STATS_PIXELS pixels, for statistics of the whole image."""
-    step = max(1, math.isqrt(x.shape[-2] * x.shape[-1] // STATS_PIXELS))
+    """x (C, H, W) strided to at most STATS_PIXELS pixels, evenly over the whole image, for its statistics."""
+    step = math.ceil(math.sqrt(x.shape[-2] * x.shape[-1] / STATS_PIXELS))
     return x[:, ::step, ::step]
 
 
 def gain_for_mean(linear, target):
-    """The gain g with ``scale_exposure(linear, g).mean() == target`` (to about 1e-6 in log g); linear (C, H, W)."""
-    sample = sample_pixels(linear).double()
+    """The gain g with ``scale_exposure(linear, g).mean() == target`` (to about 1e-5 in log g, on ``sample_pixels``);
+    linear (C, H, W)."""
+    sample = sample_pixels(linear)
     low, high = math.log(1 / 64), math.log(64)
     for _ in range(SEARCH_STEPS):
         middle = (low + high) / 2

@@ -6,9 +6,9 @@
 
 The plain path is the options as they are with every fast option off: BasicSR's DataLoader decoding the files in its
 num_worker_per_gpu workers, float32, no channels_last, no torch.compile. The fast path is the same options with the
-training split held decoded (``cache: memory``, or ``device`` on a GPU) and no loader workers, ``channels_last``,
-``mixed_precision`` (--precision; default: the options' own, float32 where they set none; auto: bf16 where the
-device computes it natively, float32 elsewhere; docs/speed.md), ``compile`` (--compile;
+training split held decoded (``cache: memory``, or ``device`` on a GPU) and no loader workers, ``channels_last``
+(--channels-last; default on), ``mixed_precision`` (--precision; default: the options' own, float32 where they set
+none; auto: bf16 where the device computes it natively, float32 elsewhere; docs/speed.md), ``compile`` (--compile;
 default on a GPU) and ``generator_chunk`` (the options' own: on a CPU, --force_yml train:generator_chunk=1 for large
 crops, docs/speed.md). Each path runs in a fresh process: --warmup iterations, then --iters timed ones, fed as
 BasicSR's trainer feeds them. For each it prints megapixels of training (crops times their pixels) per second,
@@ -45,7 +45,7 @@ from benchmark_data import endless, training_loader  # noqa: E402
 PATHS = ('plain', 'fast')
 
 
-def path_options(opt, path, device, precision, compile_networks):
+def path_options(opt, path, device, precision, compile_networks, channels_last=True):
     """The options of one path: ``opt`` with the fast options off ('plain') or on ('fast'), on ``device``."""
     opt = copy.deepcopy(opt)
     opt.update(num_gpu=1 if device == 'cuda' else 0, dist=False, rank=0, world_size=1, is_train=True)
@@ -57,7 +57,7 @@ def path_options(opt, path, device, precision, compile_networks):
     else:
         train_set.update(cache='device' if device == 'cuda' else 'memory', num_worker_per_gpu=0, prefetch_mode=None,
                          pin_memory=False)
-        opt['train'].update(channels_last=True, mixed_precision=precision,
+        opt['train'].update(channels_last=channels_last, mixed_precision=precision,
                             compile=compile_networks, generator_chunk=opt['train'].get('generator_chunk'))
     return opt
 
@@ -65,7 +65,8 @@ def path_options(opt, path, device, precision, compile_networks):
 def fast_settings(opt):
     """One line naming the fast options of ``opt``."""
     train = opt['train']
-    return (f"cache {opt['datasets']['train']['cache']}, 0 workers, channels_last, "
+    layout = 'channels_last' if train['channels_last'] else 'no channels_last'
+    return (f"cache {opt['datasets']['train']['cache']}, 0 workers, {layout}, "
             f"{train['mixed_precision'] or 'fp32'}, compile {'on' if train['compile'] else 'off'}, "
             f"generator_chunk {train['generator_chunk'] or '~'}")
 
@@ -155,7 +156,7 @@ def benchmark(args):
     print(f'fast path precision: {chosen}')
     speeds = {}
     for path in PATHS:
-        opt_path = path_options(opt, path, args.device, precision, compile_networks)
+        opt_path = path_options(opt, path, args.device, precision, compile_networks, args.channels_last == 'on')
         result = measure_in_new_process(opt_path, args.warmup, args.iters, args.threads)
         settings = (fast_settings(opt_path) if path == 'fast'
                     else f"files, {opt_path['datasets']['train']['num_worker_per_gpu']} workers, fp32")
@@ -180,6 +181,8 @@ def main(argv=None):
                         help="fast path precision (default: the options' own, fp32 where they set none; auto: bf16 "
                              "where the device computes it natively, fp32 elsewhere)")
     parser.add_argument('--compile', choices=('on', 'off'), help='fast path torch.compile (default: on a GPU)')
+    parser.add_argument('--channels-last', choices=('on', 'off'), default='on', help='fast path channels_last '
+                        '(default: on)')
     parser.add_argument('--debug', action='store_true', help='show the traceback of an input error')
     args = parser.parse_args(argv)
     run_cli('benchmark_train.py', lambda: benchmark(args))

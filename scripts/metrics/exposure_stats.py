@@ -151,9 +151,10 @@ def exposure_range(pairs):
 
 def range_text(block, source):
     """The YAML text of an ``exposure_range`` block, with a comment saying what it is."""
-    lines = ['# The exposure, in linear light, of the pairs this generator was trained on: percentiles of the inputs\'',
-             '# and references\' linear means and of the references\' highlights (msiagan.metrics.exposure), written by',
-             '# scripts/metrics/exposure_stats.py --write-range; msiagan.inference.exposure reads them. Measured on:',
+    lines = ["# The exposure, in linear light, of the pairs this generator was trained on: percentiles of the",
+             "# inputs' and references' linear means and of the references' highlights (msiagan.metrics.exposure),",
+             "# written by scripts/metrics/exposure_stats.py --write-range; msiagan.inference.exposure reads them.",
+             '# Measured on:',
              f'#   {source}',
              'exposure_range:', f'  pairs: {block["pairs"]}']
     for name in ('input_mean', 'reference_mean', 'reference_highlight'):
