@@ -6,6 +6,7 @@ import sys
 
 import pytest
 import torch
+import yaml
 from conftest import (REPO, finished_output, start_training, tiny_train_options, wake_global_parts, write_options,
                       write_pairs)
 
@@ -152,3 +153,24 @@ def test_nccl_without_gpus_is_named(monkeypatch):
     monkeypatch.setattr(torch.cuda, 'device_count', lambda: 0)
     with pytest.raises(InputError, match='^dist_params: backend nccl needs CUDA GPUs and this process sees none'):
         init_dist('pytorch', backend='nccl')
+
+
+def test_the_documented_torchrun_example_options_train_on_gloo(tmp_path):
+    """docs/training.md's one-machine torchrun example, options/train/recommended_content_lol.yml with --launcher
+    pytorch, as the file is (num_gpu auto, the fast path, lq_frame): only its data, size and length made small."""
+    with open(os.path.join(REPO, 'options', 'train', 'recommended_content_lol.yml')) as f:
+        opt = yaml.safe_load(f)
+    assert 'options/train/recommended_content_lol.yml --launcher pytorch' in open(
+        os.path.join(REPO, 'docs', 'training.md')).read()
+    lq, gt = write_pairs(str(tmp_path / 'data'), ['a', 'b', 'c', 'd'], size=(40, 32))
+    opt['datasets']['train'].update(dataroot_lq=lq, dataroot_gt=gt, meta_info_file=None, gt_size=16,
+                                    batch_size_per_gpu=2, dataset_enlarge_ratio=1)
+    del opt['datasets']['val'], opt['val']
+    opt['network_g']['num_feat'] = 8
+    opt['train'].update(total_iter=2, warmup_iter=-1)
+    opt['train']['scheduler'].update(periods=[1, 1], restart_weights=[1, 0.5])  # its warm restart, in 2 steps
+    opt['logger'].update(print_freq=1, save_checkpoint_freq=2)
+    process = start_training(tmp_path, write_options(tmp_path / 'example.yml', opt), TORCHRUN, '--launcher', 'pytorch')
+    output = finished_output(process)
+    assert process.returncode == 0, output[-3000:]
+    assert glob.glob(str(tmp_path / 'experiments' / opt['name'] / 'models' / 'net_g_2.pth'))
