@@ -197,7 +197,11 @@ def test_write_range_measures_the_pairs_and_replaces_the_block(tmp_path, monkeyp
 
 def test_benchmark_exposure_prints_both_paths_side_by_side(model_with_range, capsys):
     weights, _ = model_with_range
-    load_script('benchmark_exposure').main(['--weights', weights, '--runs', '1', '--threads', '1'])
+    threads = torch.get_num_threads()
+    try:
+        load_script('benchmark_exposure').main(['--weights', weights, '--runs', '1', '--threads', '1'])
+    finally:
+        torch.set_num_threads(threads)  # the benchmark sets them for its process: this one goes on with its own
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == f'{weights}, CPU, 1 threads, 600x400, 1 alternating runs each'
     for line, name in zip(lines[1:], ('dark', 'well-exposed')):
