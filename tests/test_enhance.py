@@ -167,7 +167,7 @@ def test_missing_options_is_explained(inputs, tmp_path):
 
 
 @pytest.mark.parametrize('options', [{'act': 'none'}, {'act': 'lrelu'}, {'act': 'lrelu', 'global_context': True},
-                                     'recommended'])
+                                     {'act': 'lrelu', 'resample': 'blurred', 'coarse_blocks': 1}, 'recommended'])
 def test_tiled_agrees_with_whole_image(options):
     torch.manual_seed(0)
     if options == 'recommended':  # options/train/recommended_gan_lol.yml: global branch and 3 coarse blocks

@@ -9,6 +9,8 @@ from basicsr.utils.registry import ARCH_REGISTRY
 from torch import nn
 from torch.nn import functional as F
 
+from msiagan.utils.errors import InputError
+
 from .arch_util import make_activation, pad_to_multiple
 from .coarse_blocks import DilatedResidualBlock
 from .global_branch import GlobalBranch, ImageContext, modulate, whole_image_modulations
@@ -19,14 +21,46 @@ def _stem(in_ch, out_ch, act):
     return nn.Sequential(nn.Conv2d(in_ch, out_ch, 3, padding=2, dilation=2), make_activation(act))
 
 
-def _down(in_ch, out_ch, act):
+RESAMPLES = ('strided', 'blurred')
+# pixels that resample 'blurred' adds to receptive_radius: along the longest path (AE1's or AE2's downs and ups, then
+# AE3's) 12 blurs at scales 1 to 1/4; measured by gradients, with and without coarse blocks
+BLUR_REACH = 30
+
+
+def blur(x):
+    """x (N, C, H, W) through the fixed [1, 2, 1] / 4 binomial filter in rows and columns (replicate padding): it
+    removes what repeats every 2 pixels and halves what repeats every 4."""
+    taps = x.new_tensor([1.0, 2.0, 1.0]) / 4
+    kernel = (taps[:, None] * taps[None, :]).expand(x.shape[1], 1, 3, 3)
+    return F.conv2d(F.pad(x, (1, 1, 1, 1), mode='replicate'), kernel, groups=x.shape[1])
+
+
+class _ScaleStep(nn.Sequential):
+    """A 2x2 stride-2 conv (down) or transposed conv (up) and its activation, ``self[0]`` and ``self[1]`` (the
+    paper's layers, so their weights load either way); ``blurred``: ``blur`` before a down step's conv (anti-aliased
+    downsampling) and after an up step's transposed conv, so that no output pixel of a 2x2 block has weights of its
+    own."""
+
+    def __init__(self, conv, act, blurred):
+        super().__init__(conv, make_activation(act))
+        self.blurred = blurred
+
+    def forward(self, x):
+        if not self.blurred:
+            return super().forward(x)
+        down = isinstance(self[0], nn.Conv2d)
+        x = self[0](blur(x) if down else x)
+        return self[1](x if down else blur(x))
+
+
+def _down(in_ch, out_ch, act, blurred=False):
     """2x2 conv, stride 2: halves H and W."""
-    return nn.Sequential(nn.Conv2d(in_ch, out_ch, 2, stride=2), make_activation(act))
+    return _ScaleStep(nn.Conv2d(in_ch, out_ch, 2, stride=2), act, blurred)
 
 
-def _up(in_ch, out_ch, act):
+def _up(in_ch, out_ch, act, blurred=False):
     """2x2 transposed conv, stride 2: doubles H and W."""
-    return nn.Sequential(nn.ConvTranspose2d(in_ch, out_ch, 2, stride=2), make_activation(act))
+    return _ScaleStep(nn.ConvTranspose2d(in_ch, out_ch, 2, stride=2), act, blurred)
 
 
 class _Bottleneck(nn.Module):
@@ -48,12 +82,12 @@ class SideAutoencoder(nn.Module):
     encoder at 1/2, 1/4, 1/8 of H and W; decoder at 1/4, 1/2, 1 of H and W.
     """
 
-    def __init__(self, num_in_ch, num_feat, act):
+    def __init__(self, num_in_ch, num_feat, act, blurred=False):
         super().__init__()
         self.stem = _stem(num_in_ch, num_feat, act)
-        self.down = nn.ModuleList([_down(num_feat, num_feat, act) for _ in range(3)])
+        self.down = nn.ModuleList([_down(num_feat, num_feat, act, blurred) for _ in range(3)])
         self.bottleneck = _Bottleneck(num_feat, act)
-        self.up = nn.ModuleList([_up(2 * num_feat, num_feat, act) for _ in range(3)])
+        self.up = nn.ModuleList([_up(2 * num_feat, num_feat, act, blurred) for _ in range(3)])
 
     def forward(self, x):
         feat = self.stem(x)
@@ -93,30 +127,39 @@ class MSIAGenerator(nn.Module):
         coarse_blocks (int): ``DilatedResidualBlock``s, dilations 1, 2, 4, ..., on AE3's 1/8-scale features
             between its encoder and decoder (our addition). Each lets an output pixel see 8 * dilation
             pixels further on every side. Default: 0 (paper).
+        resample (str): How scale changes. 'strided' (paper): 2x2 stride-2 convs down, 2x2 stride-2 transposed convs
+            up, so each pixel of a 2x2 output block is made by its own weights, which can leave a pattern repeating
+            every 2, 4 and 8 pixels. 'blurred' (our addition): the same layers and weights, with ``blur`` before
+            each down step and after each up step; no parameters added. Default: 'strided'.
         (Parameters and GMAC of each setting, and the tests that check them: docs/differences.md.)
 
     Attributes:
         receptive_radius (int): The local reach: apart from ``global_features``, no output pixel depends on an
-            input pixel further away than this, in rows or columns: 18, plus 8 * (2**coarse_blocks - 1). Tiles
+            input pixel further away than this, in rows or columns: 18, plus 8 * (2**coarse_blocks - 1), plus
+            BLUR_REACH with resample 'blurred'. Tiles
             with this much context, given the whole image's ``global_features``, give the whole image's result.
             (Without coarse blocks an output pixel sees a window of 20 to 28 pixels, depending on its position
             in the 8-pixel grid, reaching up to 10 pixels one way and 18 the other.)
     """
 
     def __init__(self, num_in_ch=3, num_out_ch=3, num_feat=64, act='none', global_context=False, coarse_blocks=0,
-                 global_branch=False):
+                 global_branch=False, resample='strided'):
         super().__init__()
-        self.ae1 = SideAutoencoder(num_in_ch, num_feat, act)
-        self.ae2 = SideAutoencoder(num_in_ch, num_feat, act)
+        if resample not in RESAMPLES:
+            raise InputError(f"network_g: resample '{resample}' is not one of {list(RESAMPLES)}")
+        blurred = resample == 'blurred'
+        self.resample = resample
+        self.ae1 = SideAutoencoder(num_in_ch, num_feat, act, blurred)
+        self.ae2 = SideAutoencoder(num_in_ch, num_feat, act, blurred)
         self.stem = _stem(num_in_ch, num_feat, act)
-        self.down = nn.ModuleList([_down(3 * num_feat, num_feat, act) for _ in range(3)])
-        self.up = nn.ModuleList([_up(3 * num_feat, num_feat, act) for _ in range(3)])
+        self.down = nn.ModuleList([_down(3 * num_feat, num_feat, act, blurred) for _ in range(3)])
+        self.up = nn.ModuleList([_up(3 * num_feat, num_feat, act, blurred) for _ in range(3)])
         self.head = nn.Sequential(nn.Conv2d(num_feat, num_feat, 3, padding=1), nn.LeakyReLU(0.3))
         self.conv_last = nn.Conv2d(num_feat, num_out_ch, 1)
         self.context = ImageContext(num_in_ch, num_feat) if global_context else None
         self.global_branch = GlobalBranch(num_in_ch, num_feat) if global_branch else None
         self.coarse = nn.Sequential(*[DilatedResidualBlock(num_feat, 2**i, act) for i in range(coarse_blocks)])
-        self.receptive_radius = 18 + 8 * (2**coarse_blocks - 1)
+        self.receptive_radius = 18 + 8 * (2**coarse_blocks - 1) + (BLUR_REACH if blurred else 0)
 
     def global_features(self, x):
         """What the whole image x (N, num_in_ch, H, W) sets: {place: (scale, shift)}, (N, num_feat, 1, 1) each, of

@@ -40,11 +40,12 @@ COARSEST = 'e33'  # AE3's 1/8-scale encoder output, which global features modula
 
 
 def optimize_for_inference(net):
-    """A module computing ``net(x)`` faster, on net's device and dtype; ``net`` itself if it is not an MSIAGenerator.
+    """A module computing ``net(x)`` faster, on net's device and dtype; ``net`` itself if it is not an MSIAGenerator
+    with resample 'strided' (the quadtree order below has no place for resample 'blurred''s blurs yet).
 
     The MSIAGenerator version is inference only (no gradients) and keeps its own copy of the weights.
     """
-    if type(net) is not MSIAGenerator:
+    if type(net) is not MSIAGenerator or net.resample != 'strided':
         return net
     return FastMSIAGenerator(net)
 
