@@ -174,6 +174,11 @@ def test_files_that_are_not_exports_are_named(tmp_path):
         OnnxGenerator(str(other))
 
 
+def test_an_input_onnxruntime_refuses_raises_a_runtime_error(exports):
+    with pytest.raises(RuntimeError, match='^onnxruntime: .*image'):
+        exports['paper'][1](torch.rand(1, 4, 8, 8))  # 4 channels, not 3
+
+
 def test_command_line_names_a_bad_model_in_one_line(tmp_path):
     photos = write_photos(tmp_path / 'in')
     (tmp_path / 'weights.pth').write_bytes(b'\x80\x02}q\x00.')

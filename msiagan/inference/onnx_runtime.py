@@ -79,6 +79,8 @@ class OnnxGenerator:
             return onnxruntime.InferenceSession(proto.SerializeToString(), options, providers=['CPUExecutionProvider'])
 
         self.session = session(model)
+        self.errors = tuple(error for error in vars(onnxruntime.capi.onnxruntime_pybind11_state).values()
+                            if isinstance(error, type) and issubclass(error, Exception))
         self.features_session = None
         if len(model.graph.input) == 2:  # the whole image's features, without running the generator
             onnx = import_onnx()
@@ -88,13 +90,21 @@ class OnnxGenerator:
         """The whole image x's (N, K) global features, to pass to tiles of it; None without global parts."""
         if self.features_session is None:
             return None
-        return torch.from_numpy(self.features_session.run([OUTPUTS[1]], {INPUTS[0]: _array(x)})[0])
+        return self._run(self.features_session, OUTPUTS[1], {INPUTS[0]: _array(x)})
 
     def __call__(self, x, global_features=None):
         feeds = {INPUTS[0]: _array(x)}
         if global_features is not None:
             feeds[INPUTS[1]] = _array(global_features)
-        return torch.from_numpy(self.session.run([OUTPUTS[0]], feeds)[0])
+        return self._run(self.session, OUTPUTS[0], feeds)
+
+    def _run(self, session, output, feeds):
+        """``output`` of ``session`` on ``feeds``, a tensor; onnxruntime's errors as RuntimeError (one line), which
+        msiagan-enhance reports for the image before it goes on with the next."""
+        try:
+            return torch.from_numpy(session.run([output], feeds)[0])
+        except self.errors as error:
+            raise RuntimeError(f'onnxruntime: {str(error).strip().splitlines()[0]}') from None
 
 
 def _array(tensor):
