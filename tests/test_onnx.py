@@ -3,6 +3,8 @@
 in tiles and through the command line; bad files named in one line."""
 import contextlib
 import io
+import os
+import subprocess
 import sys
 
 import cv2
@@ -191,6 +193,22 @@ def test_missing_onnxruntime_is_one_line(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, 'onnxruntime', None)  # import onnxruntime raises ImportError
     message = enhance('-i', write_photos(tmp_path / 'in'), '-o', tmp_path / 'out', '--onnx', tmp_path / 'm.onnx')
     assert message == "msiagan-enhance: error: --onnx needs onnxruntime: pip install 'msiagan[onnx]'"
+
+
+def test_missing_onnx_stops_the_export_in_one_line(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, 'onnx', None)
+    assert run_script(export_script, '-o', tmp_path / 'm.onnx') == \
+        "export_onnx.py: error: ONNX export needs the onnx package: pip install 'msiagan[onnx]'"
+    assert not (tmp_path / 'm.onnx').exists()
+
+
+def test_training_and_pytorch_inference_do_not_import_onnx():
+    code = ('import sys, msiagan.inference, msiagan.enhance, msiagan.models, msiagan.train; '
+            "print(sorted(name for name in sys.modules if name.split('.')[0] in ('onnx', 'onnxruntime', 'onnxscript')))")
+    result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=120, cwd=REPO,
+                            env={**os.environ, 'PYTHONPATH': REPO})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == '[]'
 
 
 @pytest.mark.parametrize('option', [['--weights', 'w.pth'], ['-opt', 'o.yml'], ['--param-key', 'params']])
