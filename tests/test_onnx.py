@@ -204,7 +204,8 @@ def test_missing_onnx_stops_the_export_in_one_line(tmp_path, monkeypatch):
 
 def test_training_and_pytorch_inference_do_not_import_onnx():
     code = ('import sys, msiagan.inference, msiagan.enhance, msiagan.models, msiagan.train; '
-            "print(sorted(name for name in sys.modules if name.split('.')[0] in ('onnx', 'onnxruntime', 'onnxscript')))")
+            "print(sorted(name for name in sys.modules if name.split('.')[0] in ('onnx', 'onnxruntime', "
+            "'onnxscript')))")
     result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=120, cwd=REPO,
                             env={**os.environ, 'PYTHONPATH': REPO})
     assert result.returncode == 0, result.stderr
