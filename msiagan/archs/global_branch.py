@@ -68,6 +68,7 @@ def area_average(x, factor):
 
     While torch.export traces it (ONNX export): as sums of factor + 1 gathered rows, then columns, masked to each
     output pixel's window, whose sizes follow H and W in the graph (ONNX's AveragePool would fix the traced ones).
+    A window spans fewer than H / ceil(H / factor) + 2 <= factor + 2 rows, so factor + 1 gathers cover it.
     """
     sizes = [(size + factor - 1) // factor for size in x.shape[-2:]]  # no negative floor division: ONNX's truncates
     if not torch.compiler.is_exporting():
