@@ -16,7 +16,7 @@ install: $(VENV)/.installed
 $(VENV)/.installed: setup.py requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install $(TORCH) setuptools wheel
-	$(PY) -m pip install --no-build-isolation -e '.[test]'
+	$(PY) -m pip install --no-build-isolation -e '.[test,onnx]'
 	touch $@
 
 demo: install

@@ -31,7 +31,7 @@ setup(
     package_data={'msiagan': ['data/meta_info/*.txt', 'weights/*.pth', 'weights/*.yml']},  # the shipped weights
     python_requires='>=3.11',
     install_requires=read_requirements('requirements.txt'),
-    extras_require={'test': ['pytest']},
+    extras_require={'test': ['pytest'], 'onnx': ['onnx', 'onnxruntime', 'onnxscript']},  # onnxscript: torch.onnx.export
     entry_points={
         'console_scripts': [
             'msiagan-train = msiagan.train:main',

@@ -2,6 +2,7 @@
 
     msiagan-enhance -i photo.png|folder|'*.jpg' -o enhanced/ [--weights W] [-opt O] [--tile N] [--compare]
                     [--exposure EV] [--network-only]
+    msiagan-enhance --onnx model.onnx -i ... -o ... [same options]     # onnxruntime instead of PyTorch's generator
     python -m msiagan.enhance ...
 
 Exposure is handled on purpose (msiagan.inference.exposure): a dark photo gets the exposure the generator chooses,
@@ -14,7 +15,9 @@ Every image keeps its size, bit depth (8 or 16) and layout: grayscale comes back
 the enhanced colour image; with an alpha channel, as RGBA with equal colour channels) and an alpha channel
 is copied unchanged. Files that are not images are skipped
 with a warning; an image that fails is reported and the rest go on. On the CPU an MSIAGenerator runs
-through msiagan.inference.fast_inference (the same output to about 1e-7, several times faster).
+through msiagan.inference.fast_inference (the same output to about 1e-7, several times faster). --onnx runs an
+export of scripts/model_conversion/export_onnx.py through onnxruntime (pip install 'msiagan[onnx]'), on the CPU,
+with the same tiles and exposure handling (the training range is read from the file).
 """
 import argparse
 import glob
@@ -86,9 +89,10 @@ def parse_args(argv=None):
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('-i', '--input', required=True, help='an image, a folder of images, or a glob pattern')
     parser.add_argument('-o', '--output', required=True, help='output folder (created if needed)')
-    parser.add_argument('--weights', default=SHIPPED_WEIGHTS,
-                        help='checkpoint saved by BasicSR (params/params_ema) or a bare state dict '
+    parser.add_argument('--weights', help='checkpoint saved by BasicSR (params/params_ema) or a bare state dict '
                         '(default: the shipped LOL-v1 weights)')
+    parser.add_argument('--onnx', metavar='MODEL', help='run this ONNX export of a generator through onnxruntime '
+                        '(scripts/model_conversion/export_onnx.py) instead of --weights')
     parser.add_argument('-opt', '--options', help='options file whose network_g describes the weights '
                         '(default: <weights>.yml beside them, or the experiment folder\'s copy)')
     add_param_key_argument(parser, 'a BasicSR checkpoint')
@@ -97,7 +101,8 @@ def parse_args(argv=None):
     parser.add_argument('--tile-pad', type=int, help='context pixels around each tile (default: as far as the '
                         'network sees, so tiles agree with the whole image; '
                         f'{DEFAULT_TILE_PAD} for a network that does not say)')
-    parser.add_argument('--device', choices=['cpu', 'cuda'], default='cuda' if torch.cuda.is_available() else 'cpu')
+    parser.add_argument('--device', choices=['cpu', 'cuda'], help='default: cuda where available, else cpu '
+                        '(--onnx: cpu)')
     parser.add_argument('--half', action='store_true', help='half precision (GPU only)')
     parser.add_argument('--compare', action='store_true', help='also write <name>_compare.png: input | enhanced')
     parser.add_argument('--exposure', type=exposure_stops, default=0.0, metavar='EV',
@@ -107,6 +112,14 @@ def parse_args(argv=None):
                         help='the generator alone: no exposure handling (as BasicSR test and validation run it)')
     parser.add_argument('--debug', action='store_true', help='show the traceback of an error')
     args = parser.parse_args(argv)
+    if args.onnx:
+        given = [option for option, value in (('--weights', args.weights), ('-opt', args.options),
+                                              ('--param-key', args.param_key), ('--half', args.half),
+                                              ('--device cuda', args.device == 'cuda')) if value]
+        if given:
+            parser.error(f'--onnx takes the generator from the ONNX file and runs on the CPU: drop {", ".join(given)}')
+    args.weights = args.weights or SHIPPED_WEIGHTS
+    args.device = args.device or ('cuda' if torch.cuda.is_available() and not args.onnx else 'cpu')
     if (args.tile or 0) < 0 or (args.tile_pad or 0) < 0:
         parser.error('--tile and --tile-pad take 0 or more pixels')
     if args.half and args.device != 'cuda':
@@ -159,7 +172,7 @@ def enhance(args):
     if not images:
         raise InputError(f'-i {args.input}: no images found')
     check_outputs(images, args.output, args.compare)
-    if not osp.isfile(args.weights):
+    if not args.onnx and not osp.isfile(args.weights):
         raise InputError(f'--weights {args.weights}: file does not exist')
     try:
         os.makedirs(args.output, exist_ok=True)
@@ -167,9 +180,10 @@ def enhance(args):
         raise InputError(f'-o {args.output}: cannot create this folder ({error.strerror})') from None
     # on the CPU through the fast path: the same output to about 1e-7, several times faster (docs/speed.md)
     enhancer = Enhancer(args.weights, args.options, args.param_key, args.device, args.half, fast=True,
-                        exposure_handling=not args.network_only, exposure=args.exposure)
+                        exposure_handling=not args.network_only, exposure=args.exposure, onnx=args.onnx)
     if enhancer.exposure_handling == 'no range':
-        print(f'note: {args.weights}: no exposure_range beside it, so the generator runs alone '
+        print(f'note: {args.onnx or args.weights}: no exposure_range {"in" if args.onnx else "beside"} it, so the '
+              'generator runs alone '
               '(scripts/metrics/exposure_stats.py --write-range adds one)', file=sys.stderr)
 
     failed = []

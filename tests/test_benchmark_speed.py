@@ -30,8 +30,8 @@ def test_bad_numbers_are_named(option, value, message, monkeypatch, capsys):
 
 
 def test_reports_what_it_measures(tmp_path, monkeypatch, capsys):
-    """A small generator at smaller sizes than the script's; peak memory measured in this process, not in a
-    fresh one (starting one costs seconds: test_peak_memory_is_measured_in_a_fresh_process)."""
+    """A small generator at smaller sizes than the script's, onnxruntime beside it (--onnx); peak memory measured in
+    this process, not in a fresh one (starting one costs seconds: test_peak_memory_is_measured_in_a_fresh_process)."""
     monkeypatch.setattr(benchmark_speed, 'SIZE', (120, 160))
     monkeypatch.setattr(benchmark_speed, 'SIZE_4K', (136, 200))
     monkeypatch.setattr(benchmark_speed, 'peak_rss', benchmark_speed.peak_rss_child)
@@ -39,7 +39,7 @@ def test_reports_what_it_measures(tmp_path, monkeypatch, capsys):
     (tmp_path / 'net.yml').write_text(yaml.safe_dump({'network_g': network}))
     threads = torch.get_num_threads()
     monkeypatch.setattr(sys, 'argv', ['benchmark_speed.py', '-opt', str(tmp_path / 'net.yml'), '--runs', '1',
-                                      '--tile', '64', '--threads', str(threads)])
+                                      '--tile', '64', '--threads', str(threads), '--onnx'])
     benchmark_speed.benchmark()
     out = capsys.readouterr().out
     torch.manual_seed(0)
@@ -58,6 +58,16 @@ def test_reports_what_it_measures(tmp_path, monkeypatch, capsys):
     assert (medians[0] - rounding) / (medians[1] + rounding) - 0.005 <= speed_up
     assert speed_up <= (medians[0] + rounding) / (medians[1] - rounding) + 0.005
     assert difference < 1e-5
+    low, median, high = map(float, re.search(r'\| onnxruntime \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \| - \|',
+                                             out).groups())
+    assert 0 < low <= median <= high
+    of_eager, of_optimized, onnx_difference = map(float, re.search(
+        r"onnxruntime: ([\d.]+)x eager's speed, ([\d.]+)x the optimized path's; max \|onnxruntime - eager\| "
+        r'([\d.e+-]+)', out).groups())
+    for ratio, other in ((of_eager, medians[0]), (of_optimized, medians[1])):  # of the printed medians, rounded
+        low_ratio, high_ratio = (other - rounding) / (median + rounding), (other + rounding) / (median - rounding)
+        assert low_ratio - 0.005 <= ratio <= high_ratio + 0.005
+    assert onnx_difference < 1e-4
     assert re.search(r'200x136 on the CPU, optimized, tile 64 pad 18: peak RSS \d+ MiB', out)
     assert 'eager, tile' not in out  # the eager path on the large image only with --eager-4k
     if not torch.cuda.is_available():

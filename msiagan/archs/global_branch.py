@@ -57,12 +57,40 @@ class GlobalBranch(nn.Module):
         nn.init.zeros_(self.mlp[-1].bias)
 
     def forward(self, x):
-        height, width = x.shape[-2:]
-        small = F.adaptive_avg_pool2d(x, (-(-height // 4), -(-width // 4)))
-        pooled = self.convs(small).mean(dim=(-2, -1))
+        pooled = self.convs(area_average(x, 4)).mean(dim=(-2, -1))
         coarse_scale, coarse_shift, head_scale, head_shift = self.mlp(
             torch.cat([pooled, ImageContext.statistics(x)], 1))[..., None, None].chunk(4, dim=1)
         return {'coarse': (1 + coarse_scale, coarse_shift), 'head': (1 + head_scale, head_shift)}
+
+
+def area_average(x, factor):
+    """x (N, C, H, W) averaged to (N, C, ceil(H / factor), ceil(W / factor)), as ``F.adaptive_avg_pool2d`` does.
+
+    While torch.export traces it (ONNX export): as sums of factor + 1 gathered rows, then columns, masked to each
+    output pixel's window, whose sizes follow H and W in the graph (ONNX's AveragePool would fix the traced ones).
+    A window spans fewer than H / ceil(H / factor) + 2 <= factor + 2 rows, so factor + 1 gathers cover it.
+    """
+    sizes = [(size + factor - 1) // factor for size in x.shape[-2:]]  # no negative floor division: ONNX's truncates
+    if not torch.compiler.is_exporting():
+        return F.adaptive_avg_pool2d(x, sizes)
+    for dim, size in zip((-2, -1), sizes):
+        x = _windowed_mean(x, dim, size, factor + 1)
+    return x
+
+
+def _windowed_mean(x, dim, size, taps):
+    """The adaptive average along ``dim`` to ``size`` outputs, each window at most ``taps`` long: output i averages
+    the inputs floor(i L / size) to ceil((i + 1) L / size) - 1 of the L along ``dim``."""
+    length = x.shape[dim]
+    index = torch.arange(size, device=x.device)
+    start, end = index * length // size, ((index + 1) * length + size - 1) // size
+    shape = (-1, 1) if dim == -2 else (-1,)
+    total = 0
+    for tap in range(taps):
+        source = start + tap
+        weight = (source < end).to(x.dtype).view(shape)
+        total = total + x.index_select(dim, torch.clamp(source, max=length - 1)) * weight
+    return total / (end - start).to(x.dtype).view(shape)
 
 
 def whole_image_modulations(x, modules):

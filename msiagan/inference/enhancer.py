@@ -13,6 +13,7 @@ from msiagan.utils.weights import SHIPPED_WEIGHTS, find_options
 from .exposure import ExposureControl, ExposureRange
 from .fast_inference import optimize_for_inference
 from .generator import load_generator, network_options_from
+from .onnx_runtime import OnnxGenerator
 from .tiling import enhance_tensor
 
 
@@ -34,19 +35,30 @@ class Enhancer:
             weights; without it the generator runs alone. Default: True. False: the generator alone.
         exposure (float): The output brighter (+) or darker (-) than the default by this many stops, highlights
             rolled off rather than clipped; 0 (default) changes nothing.
+        onnx (str | None): Run this ONNX export of a generator (scripts/model_conversion/export_onnx.py) through
+            onnxruntime on the CPU instead (``OnnxGenerator``; needs ``pip install 'msiagan[onnx]'``); weights,
+            network, param_key, device, half and fast are then unused, and the training range is the one stored
+            in the file. Default: None.
 
     Attributes:
-        net (nn.Module): What runs: the generator, or its fast CPU version.
-        exposure_handling (str): 'on', 'off' (asked) or 'no range' (the weights have none stored beside them).
+        net (nn.Module | OnnxGenerator): What runs: the generator, its fast CPU version, or the ONNX export.
+        exposure_handling (str): 'on', 'off' (asked) or 'no range' (none stored beside the weights, or in the ONNX
+            file).
     """
 
     def __init__(self, weights=SHIPPED_WEIGHTS, network=None, param_key=None, device='cpu', half=False, fast=False,
-                 exposure_handling=True, exposure=0.0):
-        self.device, self.dtype = device, torch.float16 if half else torch.float32
-        network_opt = network_options_from(network or find_options(weights))
-        net = load_generator(network_opt, weights, param_key, device).to(self.dtype)
-        self.net = optimize_for_inference(net) if fast and device == 'cpu' else net
-        exposure_range = ExposureRange.beside(weights) if exposure_handling else None
+                 exposure_handling=True, exposure=0.0, onnx=None):
+        if onnx is not None:
+            self.device, self.dtype = 'cpu', torch.float32
+            self.net = OnnxGenerator(onnx)
+            stored_range = self.net.exposure_range
+        else:
+            self.device, self.dtype = device, torch.float16 if half else torch.float32
+            network_opt = network_options_from(network or find_options(weights))
+            net = load_generator(network_opt, weights, param_key, device).to(self.dtype)
+            self.net = optimize_for_inference(net) if fast and device == 'cpu' else net
+            stored_range = ExposureRange.beside(weights) if exposure_handling else None
+        exposure_range = stored_range if exposure_handling else None
         self.exposure_handling = 'off' if not exposure_handling else 'no range' if exposure_range is None else 'on'
         self.exposure_control = ExposureControl(exposure_range, exposure)
 

@@ -68,11 +68,16 @@ class ExposureRange:
     @classmethod
     def beside(cls, weights):
         """The range stored in ``<weights stem>.yml`` beside ``weights``; None if there is no such file or block."""
-        options_file = osp.splitext(weights)[0] + '.yml'
-        if not osp.isfile(options_file):
-            return None
-        block = parse_options_text(read_options_text(options_file), options_file).get(RANGE_KEY)
+        block, options_file = stored_block(weights)
         return None if block is None else cls.from_options(block, options_file)
+
+
+def stored_block(weights):
+    """(the ``exposure_range`` block of ``<weights stem>.yml`` beside ``weights``, or None, and that file's path)."""
+    options_file = osp.splitext(weights)[0] + '.yml'
+    if not osp.isfile(options_file):
+        return None, options_file
+    return parse_options_text(read_options_text(options_file), options_file).get(RANGE_KEY), options_file
 
 
 def scale_exposure(linear, gain):

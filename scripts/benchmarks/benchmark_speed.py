@@ -1,4 +1,5 @@
-"""Speed and memory of the MSIA generator: plain eager PyTorch against msiagan.inference.fast_inference.
+"""Speed and memory of the MSIA generator: plain eager PyTorch against msiagan.inference.fast_inference (and, with
+--onnx, onnxruntime running its ONNX export, msiagan.inference.onnx_export).
 
     python scripts/benchmarks/benchmark_speed.py                      # paper (act none) and improved (act lrelu) generators
     python scripts/benchmarks/benchmark_speed.py -opt options/x.yml --weights net_g.pth   # one trained generator
@@ -7,16 +8,20 @@
 Random weights unless --weights is given (speed does not depend on them). For each generator it prints:
 parameters; GMAC at 600x400 and 256x256 (torch.utils.flop_counter) of eager and of the optimized path;
 CPU latency at 600x400 with --threads threads, min/median/max over --runs runs that alternate between the
-two paths, the speed-up of the medians and the largest difference between their outputs; peak memory
+paths, the speed-up of the medians and the largest difference between their outputs; peak memory
 (peak RSS of a fresh process that builds the generator and runs one 600x400 image, or one 3840x2160 image
 in --tile tiles); and, when CUDA is available, images/s at 600x400, batch 1 and --batch, fp32/fp16/bf16.
+--onnx adds onnxruntime (--threads intra-op threads) to the CPU latency runs: the generator exported to a temporary
+file, timed in turn with the two PyTorch paths, its peak memory not measured.
 Timings on a shared machine are noisy: compare medians from the same run.
 """
 import argparse
 import copy
 import multiprocessing
 import statistics
+import tempfile
 import time
+from os import path as osp
 
 import torch
 
@@ -24,6 +29,8 @@ import msiagan  # noqa: F401  (first: makes basicsr importable)
 from basicsr.archs import build_network
 from msiagan.inference import enhance_tensor, load_generator, load_network_options, tile_context
 from msiagan.inference.fast_inference import optimize_for_inference
+from msiagan.inference.onnx_export import export_onnx
+from msiagan.inference.onnx_runtime import OnnxGenerator
 from msiagan.utils.entry import run_cli
 from msiagan.utils.profiling import count_gmac, count_parameters, peak_rss_mib
 
@@ -50,6 +57,13 @@ def build(network_opt, weights, device='cpu'):
 
 def model(net, path):
     return net if path == 'eager' else optimize_for_inference(net)
+
+
+def onnx_generator(net, network_opt, threads):
+    """``net`` exported to ONNX (a temporary file) and loaded by onnxruntime with ``threads`` intra-op threads."""
+    with tempfile.TemporaryDirectory() as folder:
+        export_onnx(net, osp.join(folder, 'generator.onnx'), dict(network_opt))
+        return OnnxGenerator(osp.join(folder, 'generator.onnx'), threads)
 
 
 def cpu_latency(models, x, runs):
@@ -117,16 +131,27 @@ def report_generator(label, network_opt, weights, args):
                   f'{count_gmac(module, 256, 256):5.2f} at 256x256')
         x = torch.rand(1, 3, *SIZE)
         difference = (models['optimized'](x) - models['eager'](x)).abs().max().item()
-    times = cpu_latency(models, x, args.runs)
+        timed = dict(models)
+        if args.onnx:
+            timed['onnxruntime'] = onnx_generator(net, network_opt, args.threads)
+            onnx_difference = (timed['onnxruntime'](x) - models['eager'](x)).abs().max().item()
+    times = cpu_latency(timed, x, args.runs)
     medians = {path: statistics.median(t) for path, t in times.items()}
     print(f'\nCPU, threads {args.threads}, {SIZE[1]}x{SIZE[0]}, {args.runs} runs each:')
     print('| path | min s | median s | max s | peak RSS MiB (before the image) |')
     print('| --- | --- | --- | --- | --- |')
     for path, t in times.items():
-        before, peak, _ = peak_rss(network_opt, weights, path, SIZE, 0, 0, args.threads)
-        print(f'| {path} | {min(t):.3f} | {medians[path]:.3f} | {max(t):.3f} | {peak:.0f} ({before:.0f}) |')
+        memory = '-'
+        if path in models:
+            before, peak, _ = peak_rss(network_opt, weights, path, SIZE, 0, 0, args.threads)
+            memory = f'{peak:.0f} ({before:.0f})'
+        print(f'| {path} | {min(t):.3f} | {medians[path]:.3f} | {max(t):.3f} | {memory} |')
     print(f'speed-up of the medians {medians["eager"] / medians["optimized"]:.2f}x; '
           f'max |optimized - eager| {difference:.2e}')
+    if args.onnx:
+        print(f'onnxruntime: {medians["eager"] / medians["onnxruntime"]:.2f}x eager\'s speed, '
+              f'{medians["optimized"] / medians["onnxruntime"]:.2f}x the optimized path\'s; '
+              f'max |onnxruntime - eager| {onnx_difference:.2e}')
     for path in PATHS if args.eager_4k else ('optimized',):
         before, peak, seconds = peak_rss(network_opt, weights, path, SIZE_4K, args.tile, args.tile_pad, args.threads)
         tiles = f'tile {args.tile} pad {tile_context(net, args.tile_pad)}' if args.tile else 'whole'
@@ -162,6 +187,8 @@ def benchmark():
     parser.add_argument('--tile-pad', type=int,
                         help="pixels of context around each tile (default: the generator's receptive_radius, as "
                              'msiagan-enhance)')
+    parser.add_argument('--onnx', action='store_true',
+                        help="also time onnxruntime on the generator's ONNX export (pip install 'msiagan[onnx]')")
     parser.add_argument('--eager-4k', action='store_true', help='also measure eager on the 3840x2160 image (slow)')
     parser.add_argument('--batch', type=int, default=8, help='GPU batch size besides 1')
     parser.add_argument('--debug', action='store_true', help='show the traceback of an input error')

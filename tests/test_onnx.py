@@ -1,0 +1,219 @@
+"""ONNX export (msiagan.inference.onnx_export, scripts/model_conversion/export_onnx.py) and onnxruntime
+(msiagan.inference.onnx_runtime, msiagan-enhance --onnx): the same output as PyTorch, whole, at odd and tiny sizes,
+in tiles and through the command line; bad files named in one line."""
+import contextlib
+import io
+import os
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import onnx
+import pytest
+import torch
+import yaml
+from conftest import REPO, load_script, recommended_generator, run_script, unit_scale_generator
+
+from msiagan.archs.arch_util import pad_to_multiple
+from msiagan.archs.global_branch import area_average
+from msiagan.enhance import main as enhance_main
+from msiagan.inference import enhance_tensor
+from msiagan.inference.onnx_export import OPSET, export_onnx
+from msiagan.inference.onnx_runtime import OnnxGenerator
+from msiagan.utils.errors import InputError
+
+export_script = load_script('export_onnx')
+
+with open(f'{REPO}/options/lol_gan_paper.yml') as f:
+    PAPER_NETWORK = {**yaml.safe_load(f)['network_g'], 'num_feat': 8}  # the paper's generator, 8 channels wide
+
+
+@pytest.fixture(scope='module')
+def exports(tmp_path_factory):
+    """{kind: (PyTorch generator, OnnxGenerator of its export)}: the paper generator and the recommended one (global
+    branch awake, coarse blocks), 8 channels wide."""
+    folder = tmp_path_factory.mktemp('onnx')
+    nets = {'paper': (unit_scale_generator(PAPER_NETWORK['act'], num_feat=8), PAPER_NETWORK),
+            'recommended': (recommended_generator(8), {'type': 'MSIAGenerator', 'num_feat': 8})}
+    result = {}
+    for kind, (net, network_opt) in nets.items():
+        export_onnx(net, str(folder / f'{kind}.onnx'), network_opt)
+        result[kind] = net, OnnxGenerator(str(folder / f'{kind}.onnx'), threads=1)
+    return result
+
+
+@pytest.mark.parametrize('kind', ['paper', 'recommended'])
+@pytest.mark.parametrize('shape', [(1, 333, 517), (2, 37, 21), (1, 8, 8), (1, 5, 3), (1, 1, 1)])
+def test_onnxruntime_gives_pytorchs_output(exports, kind, shape):
+    net, generator = exports[kind]
+    x = torch.rand(shape[0], 3, *shape[1:], generator=torch.Generator().manual_seed(shape[1]))
+    with torch.no_grad():
+        expected = net(x)
+    out = generator(x)
+    assert out.shape == expected.shape and out.dtype == torch.float32
+    assert (out - expected).abs().max() <= 1e-4
+
+
+def test_tiles_get_the_whole_images_global_features_computed_once(exports, monkeypatch):
+    net, generator = exports['recommended']
+    x = torch.rand(1, 3, 150, 110, generator=torch.Generator().manual_seed(1))
+    x[..., :48, :48] *= 0.2  # a dark corner, unlike the whole image
+    runs = []
+    features_session = generator.features_session
+    monkeypatch.setattr(generator, 'features_session', type('Spy', (), {
+        'run': lambda self, *args: runs.append(args[1]['image'].shape) or features_session.run(*args)})())
+    tiled = enhance_tensor(generator, x, tile=48)
+    assert runs == [(1, 3, 150, 110)]  # once, on the whole image
+    assert (tiled - enhance_tensor(net, x)).abs().max() <= 1e-4
+    corner = x[..., :48, :48]
+    with torch.no_grad():  # a tile's own features would give another result: the whole image's are used
+        assert (generator(corner) - net(corner, net.global_features(x))).abs().max() > 1e-2
+
+
+def test_global_features_default_to_the_images_own_and_can_be_given(exports):
+    net, generator = exports['recommended']
+    x = torch.rand(2, 3, 40, 24, generator=torch.Generator().manual_seed(2))
+    other = x.flip(-1) * 0.2  # darker
+    with torch.no_grad():
+        given = net(x, net.global_features(other))
+    assert (generator(x, generator.global_features(other)) - given).abs().max() <= 1e-4
+    assert (generator(x) - given).abs().max() > 1e-2
+    assert torch.equal(generator(x), generator(x, generator.global_features(x)))
+    assert exports['paper'][1].global_features(x) is None  # no global parts, no such input
+
+
+@pytest.mark.parametrize('kind, inputs', [('paper', ['image']), ('recommended', ['image', 'global_features'])])
+def test_graph_is_float32_with_dynamic_sizes_its_opset_and_receptive_radius(exports, kind, inputs):
+    net, generator = exports[kind]
+    model = onnx.load(generator.path)
+    assert [value.name for value in model.graph.input] == inputs
+    image = model.graph.input[0].type.tensor_type
+    assert image.elem_type == onnx.TensorProto.FLOAT
+    assert [dim.dim_param != '' for dim in image.shape.dim] == [True, False, True, True]  # N, H, W dynamic
+    assert [opset.version for opset in model.opset_import if opset.domain == ''] == [OPSET]
+    assert generator.receptive_radius == net.receptive_radius
+
+
+def test_pad_and_area_average_as_traced_equal_pytorchs(monkeypatch):
+    """The forms torch.export traces (gathers sized in the graph), run eagerly, against F.pad and adaptive pooling."""
+    inputs = [torch.rand(1, 2, h, w) for h, w in ((1, 1), (3, 5), (7, 9), (8, 16), (13, 6), (33, 17))]
+    expected = [(pad_to_multiple(x, 8), area_average(x, 4)) for x in inputs]
+    monkeypatch.setattr(torch.compiler, 'is_exporting', lambda: True)
+    for x, (padded, averaged) in zip(inputs, expected):
+        assert torch.equal(pad_to_multiple(x, 8), padded), x.shape
+        assert torch.allclose(area_average(x, 4), averaged, atol=1e-6), x.shape
+
+
+@pytest.fixture(scope='module')
+def shipped_export(tmp_path_factory):
+    """The shipped weights exported by the script: (path, the line it printed)."""
+    path = tmp_path_factory.mktemp('shipped') / 'msiagan_lol_v1.onnx'
+    with contextlib.redirect_stdout(io.StringIO()) as printed:
+        assert run_script(export_script, '-o', path) is None
+    return str(path), printed.getvalue()
+
+
+def write_photos(folder):
+    """A dark photo and a well-exposed one, odd sizes."""
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    cv2.imwrite(str(folder / 'dark.png'), rng.integers(0, 40, (27, 45, 3), dtype=np.uint8))
+    cv2.imwrite(str(folder / 'bright.png'), rng.integers(60, 256, (19, 33, 3), dtype=np.uint8))
+    return folder
+
+
+def enhance(*args):
+    with pytest.raises(SystemExit) as stop:
+        enhance_main([str(arg) for arg in args])
+        raise SystemExit(0)
+    return stop.value.code
+
+
+@pytest.mark.parametrize('options', [[], ['--tile', '16'], ['--network-only'], ['--exposure', '-1.5']])
+def test_enhance_onnx_writes_pytorchs_images(shipped_export, tmp_path, options):
+    photos = write_photos(tmp_path / 'in')
+    assert enhance('-i', photos, '-o', tmp_path / 'onnx', '--onnx', shipped_export[0], *options) == 0
+    assert enhance('-i', photos, '-o', tmp_path / 'torch', '--device', 'cpu', *options) == 0
+    for name in ('dark.png', 'bright.png'):
+        onnx_out, torch_out = (cv2.imread(str(tmp_path / out / name)).astype(int) for out in ('onnx', 'torch'))
+        assert np.abs(onnx_out - torch_out).max() <= 1, (name, options)
+
+
+def test_enhance_onnx_handles_exposure_from_the_range_in_the_file(shipped_export, tmp_path, capsys):
+    photos = write_photos(tmp_path / 'in')
+    assert enhance('-i', photos, '-o', tmp_path / 'default', '--onnx', shipped_export[0]) == 0
+    assert enhance('-i', photos, '-o', tmp_path / 'alone', '--onnx', shipped_export[0], '--network-only') == 0
+    assert 'no exposure_range' not in capsys.readouterr().err
+    default, alone = (cv2.imread(str(tmp_path / out / 'bright.png')).astype(int) for out in ('default', 'alone'))
+    assert np.abs(default - alone).mean() > 20  # a well-exposed photo keeps its exposure, not the generator's
+
+
+def test_export_script_reports_the_graph_and_its_parity(shipped_export):
+    path, line = shipped_export
+    assert line.startswith(f'{path}: opset 18, ') and 'inputs image, global_features, receptive_radius 74' in line
+    assert 'exposure range stored' in line
+    assert float(line.rsplit('PyTorch| ', 1)[1].split()[0]) <= 1e-4
+
+
+def test_export_script_names_a_bad_output_name(tmp_path):
+    assert run_script(export_script, '-o', tmp_path / 'm.pth') == f'export_onnx.py: error: -o {tmp_path}/m.pth: ' \
+        'must end with .onnx'
+
+
+def test_files_that_are_not_exports_are_named(tmp_path):
+    text = tmp_path / 'notes.onnx'
+    text.write_text('not a model\n')
+    with pytest.raises(InputError, match=f'^{text}: not an ONNX model'):
+        OnnxGenerator(str(text))
+    other = tmp_path / 'other.onnx'
+    graph = onnx.helper.make_graph(
+        [onnx.helper.make_node('Identity', ['x'], ['output'])], 'other',
+        [onnx.helper.make_tensor_value_info('x', onnx.TensorProto.FLOAT, [1, 3, 4, 4])],
+        [onnx.helper.make_tensor_value_info('output', onnx.TensorProto.FLOAT, [1, 3, 4, 4])])
+    onnx.save(onnx.helper.make_model(graph), str(other))
+    with pytest.raises(InputError, match=f'^{other}: inputs x and outputs output: not a generator exported'):
+        OnnxGenerator(str(other))
+
+
+def test_an_input_onnxruntime_refuses_raises_a_runtime_error(exports):
+    with pytest.raises(RuntimeError, match='^onnxruntime: .*image'):
+        exports['paper'][1](torch.rand(1, 4, 8, 8))  # 4 channels, not 3
+
+
+def test_command_line_names_a_bad_model_in_one_line(tmp_path):
+    photos = write_photos(tmp_path / 'in')
+    (tmp_path / 'weights.pth').write_bytes(b'\x80\x02}q\x00.')
+    message = enhance('-i', photos, '-o', tmp_path / 'out', '--onnx', tmp_path / 'weights.pth')
+    assert message.startswith(f'msiagan-enhance: error: {tmp_path}/weights.pth: not an ONNX model')
+    assert '\n' not in message
+
+
+def test_missing_onnxruntime_is_one_line(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, 'onnxruntime', None)  # import onnxruntime raises ImportError
+    message = enhance('-i', write_photos(tmp_path / 'in'), '-o', tmp_path / 'out', '--onnx', tmp_path / 'm.onnx')
+    assert message == "msiagan-enhance: error: --onnx needs onnxruntime: pip install 'msiagan[onnx]'"
+
+
+def test_missing_onnx_stops_the_export_in_one_line(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, 'onnx', None)
+    assert run_script(export_script, '-o', tmp_path / 'm.onnx') == \
+        "export_onnx.py: error: ONNX export needs the onnx package: pip install 'msiagan[onnx]'"
+    assert not (tmp_path / 'm.onnx').exists()
+
+
+def test_training_and_pytorch_inference_do_not_import_onnx():
+    code = ('import sys, msiagan.inference, msiagan.enhance, msiagan.models, msiagan.train; '
+            "print(sorted(name for name in sys.modules if name.split('.')[0] in ('onnx', 'onnxruntime', "
+            "'onnxscript')))")
+    result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=120, cwd=REPO,
+                            env={**os.environ, 'PYTHONPATH': REPO})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == '[]'
+
+
+@pytest.mark.parametrize('option', [['--weights', 'w.pth'], ['-opt', 'o.yml'], ['--param-key', 'params']])
+def test_onnx_refuses_options_of_pytorch_weights(tmp_path, option, capsys):
+    assert enhance('-i', tmp_path, '-o', tmp_path / 'out', '--onnx', 'm.onnx', *option) == 2
+    assert f'--onnx takes the generator from the ONNX file and runs on the CPU: drop {option[0]}' in \
+        capsys.readouterr().err
