@@ -2,29 +2,16 @@
 edited.
 
 At import (``import msiagan`` imports this package first, before anything imports ``basicsr``):
-``torchvision.transforms.functional_tensor`` is aliased, so that BasicSR imports on torchvision >= 0.17.
+``torchvision.transforms.functional_tensor`` is aliased, so that BasicSR imports on torchvision >= 0.17 (the alias
+is msiagan_basicsr_hook's, which applies it before ``import basicsr`` where msiagan is installed).
 ``install()``, called by msiagan/train.py and msiagan/test.py, replaces the names listed in it, one line each with
 its reason. The modules of this package define the replacements; only ``install()`` applies them. One swap is
 made by our model instead, for the length of one call: ``torch.save`` inside BasicSR's ``save_network`` and
 ``save_training_state`` (``torch_save.torch_save_as``, used by msiagan.models.atomic_checkpoint).
 """
-import importlib
-import sys
 import threading
 
-
-def alias_functional_tensor():
-    """Re-expose ``torchvision.transforms.functional_tensor`` (renamed ``_functional_tensor`` in 0.17).
-
-    ``basicsr/data/degradations.py`` imports ``rgb_to_grayscale`` from the old name at import time, so
-    ``import basicsr`` fails on torchvision >= 0.17 without this alias. BasicSR master has the same fix.
-    """
-    old_name = 'torchvision.transforms.functional_tensor'
-    try:
-        importlib.import_module(old_name)
-    except ImportError:
-        sys.modules[old_name] = importlib.import_module('torchvision.transforms._functional_tensor')
-
+from msiagan_basicsr_hook import alias_functional_tensor
 
 alias_functional_tensor()
 
