@@ -6,6 +6,7 @@ checkout, so that it depends on no hook installed where the tests run."""
 import base64
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -142,3 +143,19 @@ def test_the_editable_wheel_carries_the_hook_and_runs_the_source(tmp_path):
     hook_file, loaded, finders = result.stdout.splitlines()
     assert hook_file == osp.join(source, 'msiagan_basicsr_hook.py')
     assert loaded == "['msiagan_basicsr_hook']" and finders.startswith("['BasicSRFinder'")
+
+
+def test_the_startup_benchmark_times_the_hook_and_refuses_a_python_without_it(python, tmp_path):
+    script = osp.join(REPO, 'scripts', 'benchmarks', 'benchmark_hook_startup.py')
+    result = subprocess.run([sys.executable, script, '--python', python, '--runs', '2'], cwd=str(tmp_path),
+                            env=venv_env(), capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = result.stdout.splitlines()
+    assert re.fullmatch(r'python -c pass, with the hook: median [\d.]+ ms, fastest [\d.]+ ms \(2 runs\)', lines[0])
+    assert lines[1].startswith('python -c pass, MSIAGAN_BASICSR_HOOK=0: median ')
+    assert re.fullmatch(r'difference of the medians: [+-][\d.]+ ms', lines[2])
+    assert re.fullmatch(r'msiagan_basicsr_hook import \(-X importtime, cumulative\): median [\d.]+ ms', lines[3])
+    bare = make_venv(tmp_path / 'bare')
+    refused = subprocess.run([sys.executable, script, '--python', bare, '--runs', '1'], cwd=str(tmp_path),
+                             env=venv_env(), capture_output=True, text=True, timeout=300)
+    assert refused.returncode == 1 and 'starts without the hook' in refused.stderr.strip().splitlines()[-1]

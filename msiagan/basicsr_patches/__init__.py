@@ -3,9 +3,11 @@ edited.
 
 At import (``import msiagan`` imports this package first, before anything imports ``basicsr``):
 ``torchvision.transforms.functional_tensor`` is aliased, so that BasicSR imports on torchvision >= 0.17 (the alias
-is msiagan_basicsr_hook's, which applies it before ``import basicsr`` where msiagan is installed).
+is msiagan_basicsr_hook's, which applies it before ``import basicsr`` where msiagan is installed), and
+``hand_over_basicsr_entry_points()`` makes BasicSR's own train.py and test.py run ours (entry_points.py).
 ``install()``, called by msiagan/train.py and msiagan/test.py, replaces the names listed in it, one line each with
-its reason. The modules of this package define the replacements; only ``install()`` applies them. One swap is
+its reason. The modules of this package define the replacements; only ``install()`` and
+``hand_over_basicsr_entry_points()`` apply them. One swap is
 made by our model instead, for the length of one call: ``torch.save`` inside BasicSR's ``save_network`` and
 ``save_training_state`` (``torch_save.torch_save_as``, used by msiagan.models.atomic_checkpoint).
 """
@@ -21,7 +23,7 @@ from basicsr import train as basicsr_train  # noqa: E402
 from basicsr.models import sr_model  # noqa: E402
 from basicsr.utils import options as basicsr_options  # noqa: E402
 
-from . import launchers, loader_workers, options_file, quiet_console, resume, run_files  # noqa: E402
+from . import entry_points, launchers, loader_workers, options_file, quiet_console, resume, run_files  # noqa: E402
 
 
 def replace_attribute(module, name, value):
@@ -31,6 +33,14 @@ def replace_attribute(module, name, value):
         raise ImportError(f'{module.__name__} has no {name}: msiagan patches BasicSR 1.4.2 '
                           '(pip install basicsr==1.4.2)')
     setattr(module, name, value)
+
+
+def hand_over_basicsr_entry_points():
+    """Replace what BasicSR's own train.py and test.py call first; done at ``import msiagan``, which the hook makes
+    before their ``__main__`` code looks the name up."""
+    # python -m basicsr.train / basicsr/train.py (and test): they run as __main__, beyond install()'s replacements;
+    # ours hands BasicSR's own entry point over to msiagan's, and is BasicSR's parse_options for any other caller
+    replace_attribute(basicsr_options, 'parse_options', entry_points.parse_options_handing_over)
 
 
 def install(train, quiet=False):
@@ -78,3 +88,6 @@ def install(train, quiet=False):
                           quiet_console.quiet_root_logger(run_files.get_root_logger_stopping_on_write_errors))
         # --quiet: one short progress line per print_freq on the console; the full message to the log file
         replace_attribute(basicsr_train, 'MessageLogger', quiet_console.QuietMessageLogger)
+
+
+hand_over_basicsr_entry_points()
