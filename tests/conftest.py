@@ -50,14 +50,15 @@ def msiagan_wheel(tmp_path_factory):
 
 def make_venv(root, *wheels):
     """A fresh virtual environment at ``root`` whose site-packages holds ``wheels`` (their .pth files included) and
-    names this interpreter's site-packages as plain paths (torch, basicsr, ...: none of their .pth files runs, so no
-    msiagan or hook installed there is seen); its python."""
+    names the site-packages folders of this interpreter's sys.path as plain paths (torch, basicsr, ...: none of
+    their .pth files runs, so no msiagan or hook installed there is seen); its python."""
     subprocess.run([sys.executable, '-m', 'venv', '--without-pip', str(root)], check=True, capture_output=True)
     (site_packages,) = glob.glob(osp.join(str(root), 'lib', 'python*', 'site-packages'))
     for wheel in wheels:
         subprocess.run([sys.executable, '-m', 'pip', 'install', '--no-deps', '--no-index', '-q', '--target',
                         site_packages, str(wheel)], check=True, capture_output=True)
-    shared = sorted({sysconfig.get_path('purelib'), sysconfig.get_path('platlib')})
+    shared = [path for path in sys.path if osp.basename(path) in ('site-packages', 'dist-packages')]
+    shared += [path for path in (sysconfig.get_path('purelib'), sysconfig.get_path('platlib')) if path not in shared]
     with open(osp.join(site_packages, 'zz_shared_site_packages.pth'), 'w') as f:
         f.write(''.join(f'{path}\n' for path in shared))
     return osp.join(str(root), 'bin', 'python')
