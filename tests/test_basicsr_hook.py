@@ -159,3 +159,17 @@ def test_the_startup_benchmark_times_the_hook_and_refuses_a_python_without_it(py
     refused = subprocess.run([sys.executable, script, '--python', bare, '--runs', '1'], cwd=str(tmp_path),
                              env=venv_env(), capture_output=True, text=True, timeout=300)
     assert refused.returncode == 1 and 'starts without the hook' in refused.stderr.strip().splitlines()[-1]
+
+
+def test_msiagan_without_an_importable_hook_module_takes_the_checkouts(tmp_path):
+    """An editable install made before the hook existed maps msiagan only: ``import msiagan`` still works (then
+    ``import basicsr``), with the hook module of the checkout beside the package."""
+    (tmp_path / 'site').mkdir()
+    os.symlink(osp.join(REPO, 'msiagan'), tmp_path / 'site' / 'msiagan')
+    bare = make_venv(tmp_path / 'venv')
+    result = subprocess.run([bare, '-c', 'import msiagan, basicsr, msiagan_basicsr_hook; '
+                             'print(msiagan_basicsr_hook.__file__)'], cwd=str(tmp_path),
+                            env=venv_env(PYTHONPATH=str(tmp_path / 'site')), capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip() == osp.join(REPO, 'msiagan_basicsr_hook.py')

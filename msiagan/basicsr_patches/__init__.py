@@ -11,11 +11,28 @@ its reason. The modules of this package define the replacements; only ``install(
 made by our model instead, for the length of one call: ``torch.save`` inside BasicSR's ``save_network`` and
 ``save_training_state`` (``torch_save.torch_save_as``, used by msiagan.models.atomic_checkpoint).
 """
+import importlib.util
+import sys
 import threading
+from os import path as osp
 
-from msiagan_basicsr_hook import alias_functional_tensor
 
-alias_functional_tensor()
+def hook_module():
+    """The module msiagan_basicsr_hook; where it is not importable (an editable install made before the hook existed,
+    whose finder maps msiagan only: installing again adds the hook), the checkout's, beside this package."""
+    try:
+        return importlib.import_module('msiagan_basicsr_hook')
+    except ModuleNotFoundError as error:
+        if error.name != 'msiagan_basicsr_hook':
+            raise
+    checkout = osp.dirname(osp.dirname(osp.dirname(osp.realpath(__file__))))
+    spec = importlib.util.spec_from_file_location('msiagan_basicsr_hook', osp.join(checkout, 'msiagan_basicsr_hook.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return sys.modules.setdefault('msiagan_basicsr_hook', module)
+
+
+hook_module().alias_functional_tensor()
 
 from basicsr import data as basicsr_data  # noqa: E402  (after the alias)
 from basicsr import test as basicsr_test  # noqa: E402
