@@ -1,6 +1,7 @@
 # Set-up and the two everyday commands. Both create and use .venv at the repository root.
 #   make demo   install, build the demo data, train on the CPU, write enhanced images and a side-by-side
 #   make test   install and run the tests (CPU, a few minutes)
+# The install (editable) also puts the import hook msiagan_basicsr_hook.pth in .venv: BasicSR's own commands run ours.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -13,7 +14,7 @@ TORCH := torch==2.14.1 torchvision==0.29.1
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: setup.py requirements.txt
+$(VENV)/.installed: setup.py requirements.txt msiagan_basicsr_hook.pth
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install $(TORCH) setuptools wheel
 	$(PY) -m pip install --no-build-isolation -e '.[test,onnx]'

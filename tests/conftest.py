@@ -4,8 +4,10 @@ import glob
 import importlib.util
 import io
 import os
+import shutil
 import subprocess
 import sys
+import sysconfig
 import time
 from os import path as osp
 
@@ -23,6 +25,51 @@ from msiagan.archs import MSIAGenerator
 from msiagan.data import PairedLowLightDataset
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+HOOK_FILES = ('msiagan_basicsr_hook.py', 'msiagan_basicsr_hook.pth')  # the import hook, at the top level
+
+
+def copy_checkout(dest):
+    """Copy what setup.py builds from (so that builds leave nothing in the checkout) to ``dest``; return it."""
+    os.makedirs(dest, exist_ok=True)
+    for name in ('setup.py', 'setup.cfg', 'README.md', 'requirements.txt', 'MANIFEST.in', *HOOK_FILES):
+        shutil.copy(osp.join(REPO, name), dest)
+    shutil.copytree(osp.join(REPO, 'msiagan'), osp.join(dest, 'msiagan'), ignore=shutil.ignore_patterns('__pycache__'))
+    return dest
+
+
+@pytest.fixture(scope='session')
+def msiagan_wheel(tmp_path_factory):
+    """A wheel of a copy of the checkout, built without the network."""
+    source = copy_checkout(str(tmp_path_factory.mktemp('source')))
+    out = tmp_path_factory.mktemp('wheel')
+    subprocess.run([sys.executable, '-m', 'pip', 'wheel', '--no-deps', '--no-build-isolation', '--no-index', '-q',
+                    '-w', str(out), source], check=True, capture_output=True)
+    (built,) = out.glob('msiagan-*.whl')
+    return built
+
+
+def make_venv(root, *wheels):
+    """A fresh virtual environment at ``root`` whose site-packages holds ``wheels`` (their .pth files included) and
+    names the site-packages folders of this interpreter's sys.path as plain paths (torch, basicsr, ...: none of
+    their .pth files runs, so no msiagan or hook installed there is seen); its python."""
+    subprocess.run([sys.executable, '-m', 'venv', '--without-pip', str(root)], check=True, capture_output=True)
+    (site_packages,) = glob.glob(osp.join(str(root), 'lib', 'python*', 'site-packages'))
+    for wheel in wheels:
+        subprocess.run([sys.executable, '-m', 'pip', 'install', '--no-deps', '--no-index', '-q', '--target',
+                        site_packages, str(wheel)], check=True, capture_output=True)
+    shared = [path for path in sys.path if osp.basename(path) in ('site-packages', 'dist-packages')]
+    shared += [path for path in (sysconfig.get_path('purelib'), sysconfig.get_path('platlib')) if path not in shared]
+    with open(osp.join(site_packages, 'zz_shared_site_packages.pth'), 'w') as f:
+        f.write(''.join(f'{path}\n' for path in shared))
+    return osp.join(str(root), 'bin', 'python')
+
+
+def venv_env(**variables):
+    """os.environ for a make_venv interpreter: without PYTHONPATH (this checkout), MSIAGAN_ROOT and
+    MSIAGAN_BASICSR_HOOK, plus ``variables``."""
+    env = {name: value for name, value in os.environ.items()
+           if name not in ('PYTHONPATH', 'MSIAGAN_ROOT', 'MSIAGAN_BASICSR_HOOK')}
+    return {**env, 'PYTHONUNBUFFERED': '1', **variables}
 
 
 def unit_scale_generator(act, num_feat=16, **options):

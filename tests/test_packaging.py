@@ -1,7 +1,6 @@
 """The installed package, not the source checkout: a wheel built offline holds the shipped weights and their
 options, and msiagan-enhance installed from it enhances a photo from any folder."""
 import os
-import shutil
 import subprocess
 import sys
 import zipfile
@@ -16,17 +15,8 @@ SHIPPED = ('msiagan/weights/msiagan_lol_v1.pth', 'msiagan/weights/msiagan_lol_v1
 
 
 @pytest.fixture(scope='module')
-def wheel(tmp_path_factory):
-    """A wheel of a copy of the checkout (so that the build leaves nothing in it), built without the network."""
-    source = tmp_path_factory.mktemp('source')
-    for name in ('setup.py', 'setup.cfg', 'README.md', 'requirements.txt'):
-        shutil.copy(osp.join(REPO, name), source)
-    shutil.copytree(osp.join(REPO, 'msiagan'), source / 'msiagan', ignore=shutil.ignore_patterns('__pycache__'))
-    out = tmp_path_factory.mktemp('wheel')
-    subprocess.run([sys.executable, '-m', 'pip', 'wheel', '--no-deps', '--no-build-isolation', '--no-index', '-q',
-                    '-w', str(out), str(source)], check=True, capture_output=True)
-    (built,) = out.glob('msiagan-*.whl')
-    return built
+def wheel(msiagan_wheel):
+    return msiagan_wheel
 
 
 def test_the_wheel_holds_the_shipped_weights_and_their_options(wheel):

@@ -2,31 +2,37 @@
 edited.
 
 At import (``import msiagan`` imports this package first, before anything imports ``basicsr``):
-``torchvision.transforms.functional_tensor`` is aliased, so that BasicSR imports on torchvision >= 0.17.
+``torchvision.transforms.functional_tensor`` is aliased, so that BasicSR imports on torchvision >= 0.17 (the alias
+is msiagan_basicsr_hook's, which applies it before ``import basicsr`` where msiagan is installed), and
+``hand_over_basicsr_entry_points()`` makes BasicSR's own train.py and test.py run ours (entry_points.py).
 ``install()``, called by msiagan/train.py and msiagan/test.py, replaces the names listed in it, one line each with
-its reason. The modules of this package define the replacements; only ``install()`` applies them. One swap is
+its reason. The modules of this package define the replacements; only ``install()`` and
+``hand_over_basicsr_entry_points()`` apply them. One swap is
 made by our model instead, for the length of one call: ``torch.save`` inside BasicSR's ``save_network`` and
 ``save_training_state`` (``torch_save.torch_save_as``, used by msiagan.models.atomic_checkpoint).
 """
-import importlib
+import importlib.util
 import sys
 import threading
+from os import path as osp
 
 
-def alias_functional_tensor():
-    """Re-expose ``torchvision.transforms.functional_tensor`` (renamed ``_functional_tensor`` in 0.17).
-
-    ``basicsr/data/degradations.py`` imports ``rgb_to_grayscale`` from the old name at import time, so
-    ``import basicsr`` fails on torchvision >= 0.17 without this alias. BasicSR master has the same fix.
-    """
-    old_name = 'torchvision.transforms.functional_tensor'
+def hook_module():
+    """The module msiagan_basicsr_hook; where it is not importable (an editable install made before the hook existed,
+    whose finder maps msiagan only: installing again adds the hook), the checkout's, beside this package."""
     try:
-        importlib.import_module(old_name)
-    except ImportError:
-        sys.modules[old_name] = importlib.import_module('torchvision.transforms._functional_tensor')
+        return importlib.import_module('msiagan_basicsr_hook')
+    except ModuleNotFoundError as error:
+        if error.name != 'msiagan_basicsr_hook':
+            raise
+    checkout = osp.dirname(osp.dirname(osp.dirname(osp.realpath(__file__))))
+    spec = importlib.util.spec_from_file_location('msiagan_basicsr_hook', osp.join(checkout, 'msiagan_basicsr_hook.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return sys.modules.setdefault('msiagan_basicsr_hook', module)
 
 
-alias_functional_tensor()
+hook_module().alias_functional_tensor()
 
 from basicsr import data as basicsr_data  # noqa: E402  (after the alias)
 from basicsr import test as basicsr_test  # noqa: E402
@@ -34,7 +40,7 @@ from basicsr import train as basicsr_train  # noqa: E402
 from basicsr.models import sr_model  # noqa: E402
 from basicsr.utils import options as basicsr_options  # noqa: E402
 
-from . import launchers, loader_workers, options_file, quiet_console, resume, run_files  # noqa: E402
+from . import entry_points, launchers, loader_workers, options_file, quiet_console, resume, run_files  # noqa: E402
 
 
 def replace_attribute(module, name, value):
@@ -44,6 +50,14 @@ def replace_attribute(module, name, value):
         raise ImportError(f'{module.__name__} has no {name}: msiagan patches BasicSR 1.4.2 '
                           '(pip install basicsr==1.4.2)')
     setattr(module, name, value)
+
+
+def hand_over_basicsr_entry_points():
+    """Replace what BasicSR's own train.py and test.py call first; done at ``import msiagan``, which the hook makes
+    before their ``__main__`` code looks the name up."""
+    # python -m basicsr.train / basicsr/train.py (and test): they run as __main__, beyond install()'s replacements;
+    # ours hands BasicSR's own entry point over to msiagan's, and is BasicSR's parse_options for any other caller
+    replace_attribute(basicsr_options, 'parse_options', entry_points.parse_options_handing_over)
 
 
 def install(train, quiet=False):
@@ -91,3 +105,6 @@ def install(train, quiet=False):
                           quiet_console.quiet_root_logger(run_files.get_root_logger_stopping_on_write_errors))
         # --quiet: one short progress line per print_freq on the console; the full message to the log file
         replace_attribute(basicsr_train, 'MessageLogger', quiet_console.QuietMessageLogger)
+
+
+hand_over_basicsr_entry_points()
