@@ -114,3 +114,19 @@ def test_the_columns_are_in_the_tables_and_a_bad_unpaired_folder_is_named(tmp_pa
     result = subprocess.run(command + [str(tmp_path / 'missing')], capture_output=True, text=True, timeout=300)
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [f'compare.py: error: --unpaired {tmp_path / "missing"}: not a folder']
+
+
+def test_an_output_equal_to_its_reference_scores_the_cap_and_tiny_unpaired_images_are_named(tmp_path):
+    write_pairs(str(tmp_path / 'data'), ['a', 'b'], size=(40, 32))
+    compare = load_script('compare')
+    pairs = compare.paired_paths_from_root(str(tmp_path / 'data'))
+
+    class Identity:
+        def enhance_bgr_uint8(self, img):
+            return img
+
+    assert compare.kept_scores(Identity(), pairs) == {'kept PSNR': 100.0, 'kept worst': 100.0}
+    assert compare.sweep_scores(Identity(), pairs)['sweep x1'] == 100.0
+    cv2.imwrite(str(tmp_path / 'tiny.png'), np.zeros((5, 12, 3), np.uint8))
+    with pytest.raises(compare.InputError, match=f'--unpaired {tmp_path / "tiny.png"}: 12x5, smaller than the 8x8'):
+        compare.read_unpaired(str(tmp_path / 'tiny.png'))

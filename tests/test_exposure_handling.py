@@ -207,3 +207,24 @@ def test_benchmark_exposure_prints_both_paths_side_by_side(model_with_range, cap
     for line, name in zip(lines[1:], ('dark', 'well-exposed')):
         assert re.fullmatch(rf'{name} image: default \d+ ms \(\d+ to \d+\), --network-only \d+ ms \(\d+ to \d+\); '
                             r'default / --network-only \d\.\d{3}', line), line
+
+
+def test_in_a_batch_each_image_gets_its_own_exposure_and_dark_ones_stay_exact():
+    x = torch.cat([photo(0.002), photo(0.25, seed=1)])
+    out = ExposureControl(TRAINED).run(brightening, x)
+    assert torch.equal(out[0], brightening(x[:1])[0])  # dark: the generator's output, untouched
+    assert linear_means(out[1:]).item() == pytest.approx(linear_means(x[1:]).item(), rel=0.01)
+
+
+def test_write_range_refuses_a_range_exposure_handling_could_not_use(tmp_path, monkeypatch):
+    """Inputs as bright as their references (here the same images): no dark range to bring inputs into."""
+    write_pairs(str(tmp_path / 'data'), ['a', 'b'], size=(40, 32))
+    for stem in 'ab':
+        (tmp_path / 'data' / 'low' / f'{stem}.png').write_bytes((tmp_path / 'data' / 'high' / f'{stem}.png').read_bytes())
+    options = tmp_path / 'net.yml'
+    options.write_text('network_g:\n  type: MSIAGenerator\n')
+    monkeypatch.setattr(sys, 'argv', ['exposure_stats.py'])
+    with pytest.raises(SystemExit) as stop:
+        load_script('exposure_stats').main(['--data', str(tmp_path / 'data'), '--write-range', str(options)])
+    assert str(stop.value.code).startswith(f'exposure_stats.py: error: --write-range {options}: exposure_range ')
+    assert options.read_text() == 'network_g:\n  type: MSIAGenerator\n'  # left as it was

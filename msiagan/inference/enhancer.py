@@ -51,24 +51,24 @@ class Enhancer:
         if onnx is not None:
             self.device, self.dtype = 'cpu', torch.float32
             self.net = OnnxGenerator(onnx)
-            stored_range = self.net.exposure_range
+            stored_range = self.net.exposure_range if exposure_handling else None
         else:
             self.device, self.dtype = device, torch.float16 if half else torch.float32
             network_opt = network_options_from(network or find_options(weights))
             net = load_generator(network_opt, weights, param_key, device).to(self.dtype)
             self.net = optimize_for_inference(net) if fast and device == 'cpu' else net
             stored_range = ExposureRange.beside(weights) if exposure_handling else None
-        exposure_range = stored_range if exposure_handling else None
-        self.exposure_handling = 'off' if not exposure_handling else 'no range' if exposure_range is None else 'on'
-        self.exposure_control = ExposureControl(exposure_range, exposure)
+        self.exposure_handling = 'off' if not exposure_handling else 'no range' if stored_range is None else 'on'
+        self.exposure_control = ExposureControl(stored_range, exposure)
 
     def enhance_tensor(self, x, tile=0, tile_pad=None):
         """x (N, C, H, W) in [0, 1] -> (N, C_out, H, W) float32 in [0, 1] on x's device (tiles: ``enhance_tensor``;
         the exposure is handled on the whole image)."""
-        x = x.to(self.device, self.dtype)
+        device = x.device
         with torch.no_grad():
-            out = self.exposure_control.run(lambda image: enhance_tensor(self.net, image, tile, tile_pad), x)
-        return out.float().to(x.device)
+            out = self.exposure_control.run(lambda image: enhance_tensor(self.net, image, tile, tile_pad),
+                                            x.to(self.device, self.dtype))
+        return out.float().to(device)
 
     def enhance_bgr_uint8(self, img):
         """uint8 (H, W, 3) BGR -> uint8 (H, W, 3) BGR (rounded, as BasicSR's tensor2img)."""

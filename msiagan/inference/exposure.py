@@ -25,7 +25,7 @@ from os import path as osp
 
 import torch
 
-from msiagan.basicsr_patches.options_file import parse_options_text, read_options_text
+from msiagan.basicsr_patches.options_file import read_options_file
 from msiagan.metrics.exposure import GAMMA
 from msiagan.utils.errors import InputError
 
@@ -77,7 +77,7 @@ def stored_block(weights):
     options_file = osp.splitext(weights)[0] + '.yml'
     if not osp.isfile(options_file):
         return None, options_file
-    return parse_options_text(read_options_text(options_file), options_file).get(RANGE_KEY), options_file
+    return read_options_file(options_file).get(RANGE_KEY), options_file
 
 
 def scale_exposure(linear, gain):
@@ -155,12 +155,16 @@ class ExposureControl:
 
     def finish(self, out, plans):
         """Steps 2 and 3 on the generator's output (N, 3, H, W) in [0, 1], image by image."""
-        if all(plan is None or plan['weight'] == 0 for plan in plans) and self.exposure == 0:
+        adjusted = [plan is not None and plan['weight'] > 0 for plan in plans]
+        if not any(adjusted) and self.exposure == 0:
             return out
         finished = []
-        for image, plan in zip(out, plans):
+        for image, plan, adjust in zip(out, plans, adjusted):
+            if not adjust and self.exposure == 0:  # the generator's exposure, as it is
+                finished.append(image)
+                continue
             linear = image.float().clamp(0, 1) ** GAMMA
-            if plan is not None and plan['weight'] > 0:
+            if adjust:
                 generator_mean = max(float(sample_pixels(linear).mean()), 1e-8)
                 target = math.exp((1 - plan['weight']) * math.log(generator_mean) +
                                   plan['weight'] * math.log(plan['own mean']))

@@ -56,7 +56,8 @@ class OnnxGenerator:
 
     Attributes:
         path (str): the file.
-        receptive_radius (int): the context tiles need to give the whole image's output (as the generator's).
+        receptive_radius (int): the context tiles need to give the whole image's output (as the generator's; absent
+            for a generator that has none, so tiles get ``tile_context``'s default).
         exposure_range (ExposureRange | None): the training range stored in the file, for exposure handling.
     """
 
@@ -65,11 +66,14 @@ class OnnxGenerator:
         model = read_model(path)
         check_signature(model, path)
         metadata = {prop.key: prop.value for prop in model.metadata_props}
-        if 'receptive_radius' not in metadata:
-            raise InputError(f'{path}: has no receptive_radius in its metadata (not written by export_onnx.py)')
-        self.path, self.receptive_radius = path, int(metadata['receptive_radius'])
-        self.exposure_range = (ExposureRange.from_options(json.loads(metadata['exposure_range']), path)
-                               if 'exposure_range' in metadata else None)
+        self.path = path
+        try:
+            if 'receptive_radius' in metadata:  # a generator without one (UNetGenerator) gets tile_context's default
+                self.receptive_radius = int(metadata['receptive_radius'])
+            self.exposure_range = (ExposureRange.from_options(json.loads(metadata['exposure_range']), path)
+                                   if 'exposure_range' in metadata else None)
+        except ValueError as error:  # json.JSONDecodeError too
+            raise InputError(f'{path}: its metadata cannot be read ({type(error).__name__}: {error})') from None
         options = onnxruntime.SessionOptions()
         options.log_severity_level = 3  # errors only: not the warning that global_features's default can be fed
         if threads:

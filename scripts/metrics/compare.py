@@ -20,7 +20,8 @@ How a model treats exposure, each in its own columns: --kept gives each referenc
 output against it (``kept PSNR``, the mean, and ``kept worst``): a model should leave a well-exposed photo as it
 is. --sweep gives each reference darkened in linear light by SWEEP_FACTORS (``sweep x0.05`` ... ``sweep x1``:
 linear light times the factor, back with 1/2.2, rounded to uint8, no noise) and scores the output against the
-reference: a model should give the same photo at every darkness. --unpaired DIR enhances DIR's images (each first
+reference: a model should give the same photo at every darkness (each image's PSNR capped at MAX_PSNR, as an
+output equal to its reference scores infinity). --unpaired DIR enhances DIR's images (each first
 shrunk with INTER_AREA to at most UNPAIRED_LONG_SIDE pixels on its long side) and gives the median and the largest
 grid energy of the outputs (``grid median``, ``grid max``; msiagan.metrics.grid_energy): the strength of a
 pattern repeating every 8 pixels in grey levels, which flat areas should not have.
@@ -52,7 +53,7 @@ from msiagan.inference import Enhancer
 from msiagan.inference.visualize import labelled_grid
 from msiagan.metrics import calculate_brightness_error, calculate_psnr_gtmean, calculate_ssim_gtmean
 from msiagan.metrics.exposure import darken_in_linear_light
-from msiagan.metrics.grid_energy import grid_energy
+from msiagan.metrics.grid_energy import BLOCK, grid_energy
 from msiagan.utils.entry import run_cli
 from msiagan.utils.errors import InputError
 from msiagan.utils.profiling import count_gmac, count_parameters, measure_latency
@@ -64,6 +65,7 @@ ORIENTATIONS = {'PSNR mirrored': [(np.fliplr, np.fliplr)],
                 'PSNR turned': [(partial(np.rot90, k=k), partial(np.rot90, k=-k)) for k in (1, 2, 3)]}
 SWEEP_FACTORS = (0.05, 0.1, 0.2, 0.4, 0.7, 1)  # --sweep: exposure factors in linear light
 UNPAIRED_LONG_SIDE = 1200  # --unpaired: images shrunk to at most this many pixels on their long side
+MAX_PSNR = 100.0  # dB: --kept and --sweep cap each image's PSNR, infinite for an output equal to its reference
 
 
 def size_of(img):
@@ -108,7 +110,7 @@ def kept_scores(enhancer, pairs):
     scores = []
     for pair in pairs:
         high = read_bgr_uint8(pair['gt_path'])
-        scores.append(calculate_psnr(enhancer.enhance_bgr_uint8(high), high, 0))
+        scores.append(min(calculate_psnr(enhancer.enhance_bgr_uint8(high), high, 0), MAX_PSNR))
     return {'kept PSNR': float(np.mean(scores)), 'kept worst': float(np.min(scores))}
 
 
@@ -120,7 +122,7 @@ def sweep_scores(enhancer, pairs):
         high = read_bgr_uint8(pair['gt_path'])
         for factor in SWEEP_FACTORS:
             output = enhancer.enhance_bgr_uint8(darken_in_linear_light(high, factor))
-            scores[factor].append(calculate_psnr(output, high, 0))
+            scores[factor].append(min(calculate_psnr(output, high, 0), MAX_PSNR))
     return {f'sweep x{factor:g}': float(np.mean(values)) for factor, values in scores.items()}
 
 
@@ -139,6 +141,8 @@ def read_unpaired(path):
     """The image at ``path`` as uint8 (H, W, 3) BGR, shrunk with INTER_AREA to at most UNPAIRED_LONG_SIDE pixels on
     its long side."""
     img = read_bgr_uint8(path)
+    if min(img.shape[:2]) < BLOCK:
+        raise InputError(f'--unpaired {path}: {size_of(img)}, smaller than the {BLOCK}x{BLOCK} blocks of grid energy')
     scale = UNPAIRED_LONG_SIDE / max(img.shape[:2])
     return cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else img
 

@@ -45,6 +45,8 @@ import numpy as np
 from basicsr.metrics import calculate_psnr
 from msiagan.data.image_io import read_bgr_uint8
 from msiagan.data.pairing import paired_paths_from_root
+from msiagan.basicsr_patches.options_file import read_options_text
+from msiagan.inference.exposure import ExposureRange
 from msiagan.metrics.exposure import highlight, linear_mean
 from msiagan.metrics.gt_mean_metric import grey_mean, scale_to_grey_mean
 from msiagan.utils.writing import write_atomically, write_failure
@@ -165,11 +167,8 @@ def range_text(block, source):
 def write_range(path, block, source):
     """Write ``block`` as the ``exposure_range`` of the options file ``path`` (replacing the one there, with its
     comment), the rest of the file kept."""
-    try:
-        with open(path) as f:
-            text = f.read()
-    except OSError as error:
-        raise InputError(f'--write-range {path}: cannot read it ({error.strerror})') from None
+    ExposureRange.from_options(block, f'--write-range {path}')  # a range that exposure handling can use
+    text = read_options_text(path)
     comment = re.compile(r'(^#[^\n]*\n)*(?=^exposure_range:)', re.MULTILINE)
     text = RANGE_BLOCK.sub('', comment.sub('', text)).rstrip('\n')
     try:
