@@ -33,7 +33,7 @@ from basicsr.data import build_dataset
 from basicsr.models import build_model
 from basicsr.utils import get_root_logger, set_random_seed
 
-from msiagan.models.fast_training import resolve_auto_precision
+from msiagan.models.fast_training import BF16_CPU_FLAGS, resolve_auto_precision
 from msiagan.utils.entry import run_cli
 from msiagan.utils.errors import InputError
 from msiagan.utils.options_check import OptionsCheck, load_options
@@ -129,7 +129,7 @@ def cpu_line():
     """'CPU: <model>, <cores> cores; bf16 and AMX flags: avx512_bf16 yes, amx_bf16 no, amx_tile no'."""
     capabilities = torch.cpu.get_capabilities()
     flags = ', '.join(f"{flag} {'yes' if capabilities.get(flag) else 'no'}"
-                      for flag in ('avx512_bf16', 'amx_bf16', 'amx_tile'))
+                      for flag in (*BF16_CPU_FLAGS, 'amx_tile'))
     return (f"CPU: {capabilities.get('cpu_name') or 'unknown'}, {capabilities.get('num_physical_cores', '?')} cores, "
             f"ATen kernels {torch.backends.cpu.get_cpu_capability()}; bf16 and AMX flags: {flags}")
 

@@ -31,7 +31,7 @@ CHECK_SIZE = (333, 517)  # H, W of the image both run on
 
 def export(out, weights=SHIPPED_WEIGHTS, options=None, param_key=None):
     """Write ``out`` (.onnx) from ``weights`` and the network of ``options`` (default: beside them); returns the
-    largest |onnxruntime - PyTorch| on a random CHECK_SIZE image."""
+    largest |onnxruntime - PyTorch| on a random CHECK_SIZE image and the OnnxGenerator of ``out`` that gave it."""
     if not out.endswith('.onnx'):
         raise InputError(f'-o {out}: must end with .onnx')
     network_opt = network_options_from(options or find_options(weights))
@@ -41,8 +41,9 @@ def export(out, weights=SHIPPED_WEIGHTS, options=None, param_key=None):
         ExposureRange.from_options(block, source)  # refuses a malformed one here
     export_onnx(net, out, dict(network_opt), weights, block)
     x = torch.rand(1, network_opt.get('num_in_ch', 3), *CHECK_SIZE, generator=torch.Generator().manual_seed(0))
+    generator = OnnxGenerator(out)
     with torch.no_grad():
-        return (OnnxGenerator(out)(x) - net(x)).abs().max().item()
+        return (generator(x) - net(x)).abs().max().item(), generator
 
 
 def main(argv=None):
@@ -59,11 +60,10 @@ def main(argv=None):
 
 
 def report(args):
-    difference = export(args.out, args.weights, args.options, args.param_key)
-    generator = OnnxGenerator(args.out)
+    difference, generator = export(args.out, args.weights, args.options, args.param_key)
     inputs = 'image, global_features' if generator.features_session else 'image'
     print(f'{args.out}: opset {OPSET}, {osp.getsize(args.out) / 2**20:.2f} MB, inputs {inputs}, receptive_radius '
-          f'{generator.receptive_radius}, exposure range {"stored" if generator.exposure_range else "none"}; '
+          f'{getattr(generator, "receptive_radius", "none")}, exposure range {"stored" if generator.exposure_range else "none"}; '
           f'max |onnxruntime - PyTorch| {difference:.1e} at {CHECK_SIZE[1]}x{CHECK_SIZE[0]}')
 
 
