@@ -76,7 +76,9 @@ def reach_by_phase(net, axis):
 
 @pytest.mark.parametrize('coarse_blocks, global_branch, resample', [(0, False, 'strided'), (1, False, 'strided'),
                                                                     (3, False, 'strided'), (1, True, 'strided'),
-                                                                    (0, False, 'blurred'), (1, True, 'blurred')])
+                                                                    (0, False, 'blurred'), (1, True, 'blurred'),
+                                                                    (0, False, 'blurred_ae3_up'),
+                                                                    (1, True, 'blurred_ae3_up')])
 def test_receptive_radius_is_exact(coarse_blocks, global_branch, resample):
     """Output pixels at each of the 8 grid phases depend on input rows and columns receptive_radius away and
     none further. Without coarse blocks an output pixel sees a window of 20 to 28 pixels a side, depending on

@@ -11,9 +11,10 @@ from msiagan.metrics.grid_energy import grid_energy
 from msiagan.utils.errors import InputError
 
 
-def test_blurred_has_the_strided_layers_so_weights_load_either_way():
+@pytest.mark.parametrize('resample', ['blurred', 'blurred_ae3_up'])
+def test_blurred_has_the_strided_layers_so_weights_load_either_way(resample):
     strided, blurred = MSIAGenerator(num_feat=8, global_branch=True), MSIAGenerator(num_feat=8, global_branch=True,
-                                                                                   resample='blurred')
+                                                                                   resample=resample)
     assert {key: value.shape for key, value in strided.state_dict().items()} == {
         key: value.shape for key, value in blurred.state_dict().items()}
     blurred.load_state_dict(strided.state_dict())  # strict
@@ -30,10 +31,11 @@ def test_blur_removes_a_2_pixel_pattern_and_keeps_flat_areas():
     torch.testing.assert_close(blur(flat), flat)  # borders too: replicate padding
 
 
-def test_the_blurred_generator_makes_less_grid_from_the_same_weights():
+@pytest.mark.parametrize('resample', ['blurred', 'blurred_ae3_up'])
+def test_the_blurred_generator_makes_less_grid_from_the_same_weights(resample):
     """The same random weights, a flat grey input: strided up steps stamp a 2x2 pattern, blurred ones do not."""
     strided = unit_scale_generator('lrelu', num_feat=8)
-    blurred = MSIAGenerator(num_feat=8, act='lrelu', resample='blurred').eval()
+    blurred = MSIAGenerator(num_feat=8, act='lrelu', resample=resample).eval()
     blurred.load_state_dict(strided.state_dict())
     flat = torch.full((1, 3, 64, 64), 0.4)
     energies = []
@@ -45,8 +47,24 @@ def test_the_blurred_generator_makes_less_grid_from_the_same_weights():
     assert energies[1] < 0.5 * energies[0], energies
 
 
+@pytest.mark.parametrize('resample', ['blurred', 'blurred_ae3_up'])
+def test_a_flat_input_gives_a_flat_output_away_from_the_borders(resample):
+    """Every map of a flat input is flat but for the pattern each up step stamps, which its blur removes exactly; strided
+    up steps leave it in the output."""
+    torch.manual_seed(0)
+    flat = torch.full((1, 3, 160, 160), 0.3, dtype=torch.float64)  # 48 pixels inside 'blurred''s margin of 56
+    spreads = {}
+    for name in ('strided', resample):
+        net = MSIAGenerator(num_feat=8, act='lrelu', global_branch=True, coarse_blocks=1, resample=name).double()
+        with torch.no_grad():
+            out = net.eval()(flat)
+        margin = net.receptive_radius
+        spreads[name] = out[..., margin:-margin, margin:-margin].std(dim=(-2, -1)).max().item()
+    assert spreads[resample] < 1e-12 < 1e-4 < spreads['strided'], spreads
+
+
 def test_fast_inference_runs_a_blurred_generator_as_it_is_and_bad_values_are_named():
     net = MSIAGenerator(num_feat=8, act='lrelu', resample='blurred').eval()
     assert optimize_for_inference(net) is net
-    with pytest.raises(InputError, match="network_g: resample 'nearest' is not one of \\['strided', 'blurred'\\]"):
+    with pytest.raises(InputError, match="network_g: resample 'nearest' is not one of \\['strided', 'blurred', 'blurred_ae3_up'\\]"):
         MSIAGenerator(resample='nearest')

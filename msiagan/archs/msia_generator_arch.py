@@ -21,10 +21,11 @@ def _stem(in_ch, out_ch, act):
     return nn.Sequential(nn.Conv2d(in_ch, out_ch, 3, padding=2, dilation=2), make_activation(act))
 
 
-RESAMPLES = ('strided', 'blurred')
-# pixels that resample 'blurred' adds to receptive_radius: along the longest path (AE1's or AE2's downs and ups, then
-# AE3's) 12 blurs at scales 1 to 1/4; measured by gradients, with and without coarse blocks
-BLUR_REACH = 30
+# resample -> pixels its blurs add to receptive_radius, measured by gradients with and without coarse blocks: 'blurred'
+# has 12 blurs at scales 1 to 1/4 along the longest path (AE1's or AE2's downs and ups, then AE3's); 'blurred_ae3_up'
+# the 3 after AE3's up steps (1 pixel at scales 1/4, 1/2 and 1)
+BLUR_REACH = {'strided': 0, 'blurred': 30, 'blurred_ae3_up': 7}
+RESAMPLES = tuple(BLUR_REACH)
 
 
 def blur(x):
@@ -130,13 +131,16 @@ class MSIAGenerator(nn.Module):
         resample (str): How scale changes. 'strided' (paper): 2x2 stride-2 convs down, 2x2 stride-2 transposed convs
             up, so each pixel of a 2x2 output block is made by its own weights, which can leave a pattern repeating
             every 2, 4 and 8 pixels. 'blurred' (our addition): the same layers and weights, with ``blur`` before
-            each down step and after each up step; no parameters added. Default: 'strided'.
+            each down step and after each up step; no parameters added. 'blurred_ae3_up' (our addition): ``blur``
+            after AE3's three up steps only, the ones that build what the head reads: enough for flat areas (a
+            flat input gives flat maps to every other step, and a stride-2 conv reads a 2-pixel pattern in its
+            input as flat), at a quarter of the blurs' memory traffic. Default: 'strided'.
         (Parameters and GMAC of each setting, and the tests that check them: docs/differences.md.)
 
     Attributes:
         receptive_radius (int): The local reach: apart from ``global_features``, no output pixel depends on an
             input pixel further away than this, in rows or columns: 18, plus 8 * (2**coarse_blocks - 1), plus
-            BLUR_REACH with resample 'blurred'. Tiles
+            BLUR_REACH[resample]. Tiles
             with this much context, given the whole image's ``global_features``, give the whole image's result.
             (Without coarse blocks an output pixel sees a window of 20 to 28 pixels, depending on its position
             in the 8-pixel grid, reaching up to 10 pixels one way and 18 the other.)
@@ -153,13 +157,13 @@ class MSIAGenerator(nn.Module):
         self.ae2 = SideAutoencoder(num_in_ch, num_feat, act, blurred)
         self.stem = _stem(num_in_ch, num_feat, act)
         self.down = nn.ModuleList([_down(3 * num_feat, num_feat, act, blurred) for _ in range(3)])
-        self.up = nn.ModuleList([_up(3 * num_feat, num_feat, act, blurred) for _ in range(3)])
+        self.up = nn.ModuleList([_up(3 * num_feat, num_feat, act, resample != 'strided') for _ in range(3)])
         self.head = nn.Sequential(nn.Conv2d(num_feat, num_feat, 3, padding=1), nn.LeakyReLU(0.3))
         self.conv_last = nn.Conv2d(num_feat, num_out_ch, 1)
         self.context = ImageContext(num_in_ch, num_feat) if global_context else None
         self.global_branch = GlobalBranch(num_in_ch, num_feat) if global_branch else None
         self.coarse = nn.Sequential(*[DilatedResidualBlock(num_feat, 2**i, act) for i in range(coarse_blocks)])
-        self.receptive_radius = 18 + 8 * (2**coarse_blocks - 1) + (BLUR_REACH if blurred else 0)
+        self.receptive_radius = 18 + 8 * (2**coarse_blocks - 1) + BLUR_REACH[resample]
 
     def global_features(self, x):
         """What the whole image x (N, num_in_ch, H, W) sets: {place: (scale, shift)}, (N, num_feat, 1, 1) each, of
