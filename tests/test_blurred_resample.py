@@ -22,6 +22,18 @@ def test_blurred_has_the_strided_layers_so_weights_load_either_way(resample):
     assert not torch.allclose(strided.eval()(x), blurred.eval()(x))
 
 
+@pytest.mark.parametrize('shape', [(2, 5, 9, 7), (1, 3, 1, 7), (1, 4, 8, 1), (1, 2, 1, 1)])
+@pytest.mark.parametrize('channels_last', [False, True])
+def test_blur_is_the_binomial_filter_on_the_replicate_padded_image(shape, channels_last):
+    x = torch.rand(shape, dtype=torch.float64)
+    padded = torch.nn.functional.pad(x, (1, 1, 1, 1), mode='replicate')
+    taps = torch.tensor([1.0, 2.0, 1.0], dtype=torch.float64) / 4
+    expected = sum(taps[i] * taps[j] * padded[..., i:i + shape[2], j:j + shape[3]] for i in range(3) for j in range(3))
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(blur(x), expected, atol=1e-15, rtol=0)
+
+
 def test_blur_removes_a_2_pixel_pattern_and_keeps_flat_areas():
     rows, cols = torch.meshgrid(torch.arange(16), torch.arange(16), indexing='ij')
     checkerboard = 0.5 + 0.25 * (-1.0) ** (rows + cols)
@@ -64,6 +76,8 @@ def test_a_flat_input_gives_a_flat_output_away_from_the_borders(resample):
 
 
 def test_fast_inference_runs_a_blurred_generator_as_it_is_and_bad_values_are_named():
+    """'blurred''s blurs before the down steps have no fast path (it runs eager); 'blurred_ae3_up' has
+    (tests/test_fast_inference.py)."""
     net = MSIAGenerator(num_feat=8, act='lrelu', resample='blurred').eval()
     assert optimize_for_inference(net) is net
     with pytest.raises(InputError, match="network_g: resample 'nearest' is not one of \\['strided', 'blurred', 'blurred_ae3_up'\\]"):

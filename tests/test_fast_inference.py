@@ -31,6 +31,24 @@ def test_optimized_equals_eager(act, size):
 
 
 @pytest.mark.parametrize('act', ['none', 'lrelu'])
+@pytest.mark.parametrize('size', [(37, 53), (5, 3), (1, 1)])
+def test_blurred_ae3_up_equals_eager(act, size):
+    """resample 'blurred_ae3_up': the blurs after AE3's up steps, in raster order between quadtree-ordered steps."""
+    net = wake_global_parts(generator(act, resample='blurred_ae3_up', global_branch=True, coarse_blocks=1))
+    strided = wake_global_parts(generator(act, global_branch=True, coarse_blocks=1))
+    fast = optimize_for_inference(net)
+    assert isinstance(fast, FastMSIAGenerator)
+    x = torch.rand(2, 3, *size)
+    expected = eager(net, x)
+    assert (expected - eager(strided, x)).abs().max() > 0.01  # the same weights: the blurs show
+    torch.testing.assert_close(fast(x), expected, atol=1e-4, rtol=0)
+    image = torch.rand(1, 3, 70, 90)
+    whole = enhance_tensor(net, image, 0)
+    for tile in (0, 32):  # tiles with receptive_radius of context give the whole image's result
+        torch.testing.assert_close(enhance_tensor(fast, image, tile, net.receptive_radius), whole, atol=1e-4, rtol=0)
+
+
+@pytest.mark.parametrize('act', ['none', 'lrelu'])
 @pytest.mark.parametrize('options', [{'global_context': True}, {'global_branch': True},
                                      {'global_context': True, 'global_branch': True, 'coarse_blocks': 2}])
 def test_global_features_are_kept(act, options):

@@ -30,10 +30,24 @@ RESAMPLES = tuple(BLUR_REACH)
 
 def blur(x):
     """x (N, C, H, W) through the fixed [1, 2, 1] / 4 binomial filter in rows and columns (replicate padding): it
-    removes what repeats every 2 pixels and halves what repeats every 4."""
+    removes what repeats every 2 pixels and halves what repeats every 4. One depthwise conv with zero padding (no
+    padded copy of x), then what replicate padding adds on the border rows and columns."""
+    channels = x.shape[1]
     taps = x.new_tensor([1.0, 2.0, 1.0]) / 4
-    kernel = (taps[:, None] * taps[None, :]).expand(x.shape[1], 1, 3, 3)
-    return F.conv2d(F.pad(x, (1, 1, 1, 1), mode='replicate'), kernel, groups=x.shape[1])
+    out = F.conv2d(x, (taps[:, None] * taps[None, :]).expand(channels, 1, 3, 3), padding=1, groups=channels)
+    # blur = columns(rows(x)); a replicated border row adds a quarter of itself to rows(x), then columns blurs it;
+    # a replicated border column of rows(x) adds a quarter of itself
+    for row in (0, -1):
+        out[..., row, :] += _blur_line(x[..., row, :], taps, 'replicate') / 4
+    for column in (0, -1):
+        out[..., column] += _blur_line(x[..., column], taps, 'constant') / 4
+    return out
+
+
+def _blur_line(lines, taps, mode):
+    """lines (N, C, L) through taps (3,) along L, padded with ``mode`` ('replicate' or 'constant')."""
+    padded = F.pad(lines, (1, 1), mode=mode)
+    return taps[0] * padded[..., :-2] + taps[1] * padded[..., 1:-1] + taps[2] * padded[..., 2:]
 
 
 class _ScaleStep(nn.Sequential):

@@ -18,6 +18,8 @@ float32 rounding), faster. How:
   intermediate matrices are reused from call to call (see _BufferPool).
 - The generator's ``global_features`` (its global context and global branch) run as they are, on the whole
   image, and scale and shift the matrices in place.
+- With resample 'blurred_ae3_up', each of AE3's up steps writes its matrix, which is turned to raster order,
+  blurred, activated and (but for the last, which the head reads in raster order anyway) turned back.
 
 Any other module is returned unchanged.
 """
@@ -31,32 +33,53 @@ from torch.nn import functional as F
 
 from msiagan.archs import MSIAGenerator
 from msiagan.archs.arch_util import pad_to_multiple
+from msiagan.archs.msia_generator_arch import blur
 from msiagan.archs.global_branch import whole_image_modulations
 
 LEVELS = 3  # MSIAGenerator halves H and W three times
 INPUT = 'x'  # the input patches (see input_patches)
 FEATURES = 'd33'  # what the head reads: AE3's last decoder output
 COARSEST = 'e33'  # AE3's 1/8-scale encoder output, which global features modulate as 'coarse'
+AE3_UPS = {'d31': 2, 'd32': 1, 'd33': 0}  # AE3's up steps and the level (scale 2**-level) each writes
 
 
 def optimize_for_inference(net):
-    """A module computing ``net(x)`` faster, on net's device and dtype; ``net`` itself if it is not an MSIAGenerator
-    with resample 'strided' (the quadtree order below has no place for resample 'blurred''s blurs yet).
+    """A module computing ``net(x)`` faster, on net's device and dtype; ``net`` itself if it is not an MSIAGenerator,
+    or has resample 'blurred' (its blurs before the down steps would undo the quadtree order below at every step).
 
     The MSIAGenerator version is inference only (no gradients) and keeps its own copy of the weights.
     """
-    if type(net) is not MSIAGenerator or net.resample != 'strided':
+    if type(net) is not MSIAGenerator or net.resample == 'blurred':
         return net
     return FastMSIAGenerator(net)
 
 
-def quadtree_to_raster(m, n, h, w, out):
-    """m (N * H * W, C), pixels in quadtree order -> out (N, H, W, C), raster order."""
-    c = m.shape[-1]
-    quadtree = m.view(n, h >> LEVELS, w >> LEVELS, *[2] * (2 * LEVELS), c)
-    order = [0, 1, *range(3, 3 + 2 * LEVELS, 2), 2, *range(4, 4 + 2 * LEVELS, 2), 3 + 2 * LEVELS]
-    out.view(n, h >> LEVELS, *[2] * LEVELS, w >> LEVELS, *[2] * LEVELS, c).copy_(quadtree.permute(order))
+def quadtree_to_raster(m, n, h, w, out, level=0):
+    """m (N * H * W, C), the pixels of a map at ``level`` (H and W: 2**-level of the input's) in quadtree order ->
+    out (N, H, W, C), raster order."""
+    out.view(_blocks_shape(out.shape[-1], n, h, w, level)).copy_(_raster_view_of_quadtree(m, n, h, w, level))
     return out
+
+
+def raster_to_quadtree(raster, out, level=0):
+    """raster (N, H, W, C), a map at ``level`` -> out (N * H * W, C), its pixels in quadtree order (the inverse of
+    ``quadtree_to_raster``)."""
+    n, h, w, _ = raster.shape
+    _raster_view_of_quadtree(out, n, h, w, level).copy_(raster.reshape(_blocks_shape(raster.shape[-1], n, h, w, level)))
+    return out
+
+
+def _blocks_shape(c, n, h, w, level):
+    """(N, blocks down, 2, ..., blocks across, 2, ..., C): a raster map at ``level`` split by its blocks' quadrants."""
+    nested = LEVELS - level
+    return (n, h >> nested, *[2] * nested, w >> nested, *[2] * nested, c)
+
+
+def _raster_view_of_quadtree(m, n, h, w, level):
+    """A view of the quadtree-ordered matrix m (N * H * W, C) with ``_blocks_shape`` (and strides in raster order)."""
+    nested = LEVELS - level
+    quadtree = m.view(n, h >> nested, w >> nested, *[2] * (2 * nested), m.shape[-1])
+    return quadtree.permute(0, 1, *range(3, 3 + 2 * nested, 2), 2, *range(4, 4 + 2 * nested, 2), 3 + 2 * nested)
 
 
 def input_patches(x, out):
@@ -293,6 +316,12 @@ class FastMSIAGenerator(nn.Module):
             affine = _affine_steps(net)
             if all(step is None or isinstance(step.act, nn.Identity) for step in affine.values()):
                 affine = _fold_linear(affine)
+            # resample 'blurred_ae3_up': AE3's up steps blur, then activate (see _blur_up)
+            self.blurred_up_acts = nn.ModuleDict()
+            if net.resample == 'blurred_ae3_up':
+                for name in AE3_UPS:
+                    self.blurred_up_acts[name] = _in_place(affine[name].act)
+                    affine[name].act = nn.Identity()
             spatial = {'b1': ('e13', net.ae1.bottleneck), 'b2': ('e23', net.ae2.bottleneck), 'c3': ('e33', net.coarse)}
             self.steps = nn.ModuleDict({name: _SpatialStep(*spatial[name]) if step is None else _MatmulStep(step, dtype)
                                         for name, step in affine.items()})
@@ -333,6 +362,8 @@ class FastMSIAGenerator(nn.Module):
         env = {'shape': (n, h, w), INPUT: input_patches(x, pool.take(n * h * w, c * 9, like=x))}
         for name, step in self.steps.items():
             env[name] = step(env, pool)
+            if name in self.blurred_up_acts and name != FEATURES:
+                env[name] = self._blur_up(name, env[name], n, h, w, pool)
             if name == COARSEST:
                 _modulate(env[name], n, global_features.get('coarse'))
             for source in self._last_use[name]:
@@ -340,11 +371,25 @@ class FastMSIAGenerator(nn.Module):
         features = env.pop(FEATURES)
         raster = quadtree_to_raster(features, n, h, w, pool.take(n, h, w, features.shape[1], like=features))
         pool.give(features)
+        if FEATURES in self.blurred_up_acts:
+            blurred = self.blurred_up_acts[FEATURES](blur(raster.permute(0, 3, 1, 2))).permute(0, 2, 3, 1)
+            pool.give(raster)
+            raster = blurred  # (N, H, W, C), contiguous: blur keeps the channels-last layout
         _modulate(raster, n, global_features.get('head'))
         head = self.head_act(self.head_conv(raster.permute(0, 3, 1, 2)))  # channels-last (N, C, H, W)
         pool.give(raster)
         out = torch.addmm(self.last_bias, head.permute(0, 2, 3, 1).reshape(n * h * w, -1), self.last_weight)
         return out.view(n, h, w, -1).permute(0, 3, 1, 2)[..., :height, :width].contiguous()
+
+
+    def _blur_up(self, name, m, n, h, w, pool):
+        """The matrix m (pixels, C) that AE3's up step ``name`` wrote, blurred and activated in place."""
+        level = AE3_UPS[name]
+        raster = quadtree_to_raster(m, n, h >> level, w >> level, pool.take(n, h >> level, w >> level, m.shape[1],
+                                                                              like=m), level)
+        blurred = self.blurred_up_acts[name](blur(raster.permute(0, 3, 1, 2))).permute(0, 2, 3, 1)
+        pool.give(raster)
+        return raster_to_quadtree(blurred, m, level)
 
 
 def _modulate(features, n, modulation):
