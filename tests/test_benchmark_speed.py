@@ -80,3 +80,25 @@ def test_peak_memory_is_measured_in_a_fresh_process(monkeypatch):
     network = {'type': 'MSIAGenerator', 'num_feat': 8, 'act': 'none'}
     before, peak, seconds = benchmark_speed.peak_rss(network, None, 'optimized', (64, 64), 0, 0, 1)
     assert 0 < before <= peak and seconds > 0
+
+
+def test_against_times_another_generator_beside(tmp_path, monkeypatch, capsys):
+    """--against OPT WEIGHTS: that generator's optimized path in the same runs, and the ratio of the medians."""
+    monkeypatch.setattr(benchmark_speed, 'SIZE', (48, 64))
+    monkeypatch.setattr(benchmark_speed, 'SIZE_4K', (64, 72))
+    monkeypatch.setattr(benchmark_speed, 'peak_rss', benchmark_speed.peak_rss_child)
+    for name, resample in (('new', 'blurred_ae3_up'), ('old', 'strided')):
+        network = {'type': 'MSIAGenerator', 'num_feat': 8, 'act': 'lrelu', 'resample': resample}
+        (tmp_path / f'{name}.yml').write_text(yaml.safe_dump({'network_g': network}))
+        torch.save({'params': MSIAGenerator(num_feat=8, act='lrelu').state_dict()}, tmp_path / f'{name}.pth')
+    monkeypatch.setattr(sys, 'argv', ['benchmark_speed.py', '-opt', str(tmp_path / 'new.yml'), '--weights',
+                                      str(tmp_path / 'new.pth'), '--runs', '3', '--tile', '0', '--against',
+                                      str(tmp_path / 'old.yml'), str(tmp_path / 'old.pth')])
+    benchmark_speed.benchmark()
+    out = capsys.readouterr().out
+    against = re.search(r'against: \S+old\.yml \S+old\.pth: (.*); parameters ([\d,]+); GMAC optimized', out)
+    assert "'strided'" in against[1] and against[2] == f"{count_parameters(MSIAGenerator(num_feat=8)):,}"
+    medians = {path: float(re.search(rf'\| {path} \| [\d.]+ \| ([\d.]+) \|', out).group(1))
+               for path in ('optimized', 'against')}
+    ratio = float(re.search(r"optimized path: ([\d.]+)x the time of --against's", out).group(1))
+    assert abs(ratio - medians['optimized'] / medians['against']) < 0.05 * ratio + 0.02

@@ -4,6 +4,7 @@
     python scripts/benchmarks/benchmark_speed.py                      # paper (act none) and improved (act lrelu) generators
     python scripts/benchmarks/benchmark_speed.py -opt options/x.yml --weights net_g.pth   # one trained generator
     python scripts/benchmarks/benchmark_speed.py -opt options/x.yml                       # its network, random weights
+    python scripts/benchmarks/benchmark_speed.py -opt new.yml --weights new.pth --against options/test_lol.yml old.pth
 
 Random weights unless --weights is given (speed does not depend on them). For each generator it prints:
 parameters; GMAC at 600x400 and 256x256 (torch.utils.flop_counter) of eager and of the optimized path;
@@ -12,7 +13,9 @@ paths, the speed-up of the medians and the largest difference between their outp
 (peak RSS of a fresh process that builds the generator and runs one 600x400 image, or one 3840x2160 image
 in --tile tiles); and, when CUDA is available, images/s at 600x400, batch 1 and --batch, fp32/fp16/bf16.
 --onnx adds onnxruntime (--threads intra-op threads) to the CPU latency runs: the generator exported to a temporary
-file, timed in turn with the two PyTorch paths, its peak memory not measured.
+file, timed in turn with the two PyTorch paths, its peak memory not measured. --against OPT WEIGHTS adds another
+generator's optimized path (e.g. the weights shipped before) to the same alternating runs, with its parameters and
+GMAC, and prints the ratio of the optimized paths' medians.
 Timings on a shared machine are noisy: compare medians from the same run.
 """
 import argparse
@@ -135,6 +138,13 @@ def report_generator(label, network_opt, weights, args):
         if args.onnx:
             timed['onnxruntime'] = onnx_generator(net, network_opt, args.threads)
             onnx_difference = (timed['onnxruntime'](x) - models['eager'](x)).abs().max().item()
+        if args.against:
+            other_opt = load_network_options(args.against[0])
+            other = build(other_opt, args.against[1])
+            timed['against'] = model(other, 'optimized')
+            print(f'against: {args.against[0]} {args.against[1]}: {other_opt}; parameters '
+                  f'{count_parameters(other):,}; GMAC optimized {count_gmac(timed["against"], *SIZE):.2f} '
+                  f'at {SIZE[1]}x{SIZE[0]}')
     times = cpu_latency(timed, x, args.runs)
     medians = {path: statistics.median(t) for path, t in times.items()}
     print(f'\nCPU, threads {args.threads}, {SIZE[1]}x{SIZE[0]}, {args.runs} runs each:')
@@ -152,6 +162,8 @@ def report_generator(label, network_opt, weights, args):
         print(f'onnxruntime: {medians["eager"] / medians["onnxruntime"]:.2f}x eager\'s speed, '
               f'{medians["optimized"] / medians["onnxruntime"]:.2f}x the optimized path\'s; '
               f'max |onnxruntime - eager| {onnx_difference:.2e}')
+    if args.against:
+        print(f'optimized path: {medians["optimized"] / medians["against"]:.3f}x the time of --against\'s')
     for path in PATHS if args.eager_4k else ('optimized',):
         before, peak, seconds = peak_rss(network_opt, weights, path, SIZE_4K, args.tile, args.tile_pad, args.threads)
         tiles = f'tile {args.tile} pad {tile_context(net, args.tile_pad)}' if args.tile else 'whole'
@@ -189,6 +201,8 @@ def benchmark():
                              'msiagan-enhance)')
     parser.add_argument('--onnx', action='store_true',
                         help="also time onnxruntime on the generator's ONNX export (pip install 'msiagan[onnx]')")
+    parser.add_argument('--against', nargs=2, metavar=('OPT', 'WEIGHTS'),
+                        help="another generator's options file and weights: its optimized path timed beside")
     parser.add_argument('--eager-4k', action='store_true', help='also measure eager on the 3840x2160 image (slow)')
     parser.add_argument('--batch', type=int, default=8, help='GPU batch size besides 1')
     parser.add_argument('--debug', action='store_true', help='show the traceback of an input error')
