@@ -13,7 +13,7 @@ import onnx
 import pytest
 import torch
 import yaml
-from conftest import REPO, load_script, recommended_generator, run_script, unit_scale_generator
+from conftest import REPO, load_script, recommended_generator, run_script, unit_scale_generator, wake_global_parts
 
 from msiagan.archs.arch_util import pad_to_multiple
 from msiagan.archs.global_branch import area_average
@@ -27,15 +27,18 @@ export_script = load_script('export_onnx')
 
 with open(f'{REPO}/options/lol_gan_paper.yml') as f:
     PAPER_NETWORK = {**yaml.safe_load(f)['network_g'], 'num_feat': 8}  # the paper's generator, 8 channels wide
+GRID_FREE_OPTIONS = {'global_branch': True, 'coarse_blocks': 1, 'resample': 'blurred_ae3_up'}
 
 
 @pytest.fixture(scope='module')
 def exports(tmp_path_factory):
-    """{kind: (PyTorch generator, OnnxGenerator of its export)}: the paper generator and the recommended one (global
-    branch awake, coarse blocks), 8 channels wide."""
+    """{kind: (PyTorch generator, OnnxGenerator of its export)}: the paper generator, the recommended one (global
+    branch awake, coarse blocks) and a grid-free one (resample blurred_ae3_up), 8 channels wide."""
     folder = tmp_path_factory.mktemp('onnx')
     nets = {'paper': (unit_scale_generator(PAPER_NETWORK['act'], num_feat=8), PAPER_NETWORK),
-            'recommended': (recommended_generator(8), {'type': 'MSIAGenerator', 'num_feat': 8})}
+            'recommended': (recommended_generator(8), {'type': 'MSIAGenerator', 'num_feat': 8}),
+            'grid_free': (wake_global_parts(unit_scale_generator('lrelu', num_feat=8, **GRID_FREE_OPTIONS)),
+                          {'type': 'MSIAGenerator', 'num_feat': 8, 'act': 'lrelu', **GRID_FREE_OPTIONS})}
     result = {}
     for kind, (net, network_opt) in nets.items():
         export_onnx(net, str(folder / f'{kind}.onnx'), network_opt)
@@ -43,7 +46,7 @@ def exports(tmp_path_factory):
     return result
 
 
-@pytest.mark.parametrize('kind', ['paper', 'recommended'])
+@pytest.mark.parametrize('kind', ['paper', 'recommended', 'grid_free'])
 @pytest.mark.parametrize('shape', [(1, 333, 517), (2, 37, 21), (1, 8, 8), (1, 5, 3), (1, 1, 1)])
 def test_onnxruntime_gives_pytorchs_output(exports, kind, shape):
     net, generator = exports[kind]
