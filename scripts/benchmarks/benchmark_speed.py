@@ -13,9 +13,10 @@ paths, the speed-up of the medians and the largest difference between their outp
 (peak RSS of a fresh process that builds the generator and runs one 600x400 image, or one 3840x2160 image
 in --tile tiles); and, when CUDA is available, images/s at 600x400, batch 1 and --batch, fp32/fp16/bf16.
 --onnx adds onnxruntime (--threads intra-op threads) to the CPU latency runs: the generator exported to a temporary
-file, timed in turn with the two PyTorch paths, its peak memory not measured. --against OPT WEIGHTS adds another
-generator's optimized path (e.g. the weights shipped before) to the same alternating runs, with its parameters and
-GMAC, and prints the ratio of the optimized paths' medians.
+file, timed in turn with the two PyTorch paths, its peak memory not measured. --against OPT WEIGHTS times another
+generator's optimized path (e.g. the weights shipped before) against this one's in --runs runs of their own that
+alternate between the two (no eager run between them), and prints their medians, the ratio, and its parameters and
+GMAC.
 Timings on a shared machine are noisy: compare medians from the same run.
 """
 import argparse
@@ -138,13 +139,6 @@ def report_generator(label, network_opt, weights, args):
         if args.onnx:
             timed['onnxruntime'] = onnx_generator(net, network_opt, args.threads)
             onnx_difference = (timed['onnxruntime'](x) - models['eager'](x)).abs().max().item()
-        if args.against:
-            other_opt = load_network_options(args.against[0])
-            other = build(other_opt, args.against[1])
-            timed['against'] = model(other, 'optimized')
-            print(f'against: {args.against[0]} {args.against[1]}: {other_opt}; parameters '
-                  f'{count_parameters(other):,}; GMAC optimized {count_gmac(timed["against"], *SIZE):.2f} '
-                  f'at {SIZE[1]}x{SIZE[0]}')
     times = cpu_latency(timed, x, args.runs)
     medians = {path: statistics.median(t) for path, t in times.items()}
     print(f'\nCPU, threads {args.threads}, {SIZE[1]}x{SIZE[0]}, {args.runs} runs each:')
@@ -163,7 +157,7 @@ def report_generator(label, network_opt, weights, args):
               f'{medians["optimized"] / medians["onnxruntime"]:.2f}x the optimized path\'s; '
               f'max |onnxruntime - eager| {onnx_difference:.2e}')
     if args.against:
-        print(f'optimized path: {medians["optimized"] / medians["against"]:.3f}x the time of --against\'s')
+        report_against(models['optimized'], x, args)
     for path in PATHS if args.eager_4k else ('optimized',):
         before, peak, seconds = peak_rss(network_opt, weights, path, SIZE_4K, args.tile, args.tile_pad, args.threads)
         tiles = f'tile {args.tile} pad {tile_context(net, args.tile_pad)}' if args.tile else 'whole'
@@ -173,6 +167,19 @@ def report_generator(label, network_opt, weights, args):
         report_gpu(net.cuda(), args.batch)
     else:
         print('GPU: CUDA not available, skipped')
+
+
+def report_against(optimized, x, args):
+    """The optimized path against --against's, in runs that alternate between the two only."""
+    other_opt = load_network_options(args.against[0])
+    other = build(other_opt, args.against[1])
+    against = model(other, 'optimized')
+    print(f'\nagainst: {args.against[0]} {args.against[1]}: {other_opt}; parameters {count_parameters(other):,}; '
+          f'GMAC optimized {count_gmac(against, *SIZE):.2f} at {SIZE[1]}x{SIZE[0]}')
+    times = cpu_latency({'optimized': optimized, 'against': against}, x, args.runs)
+    medians = {path: statistics.median(t) for path, t in times.items()}
+    print(f'optimized {medians["optimized"]:.3f} s, against {medians["against"]:.3f} s (medians of {args.runs} '
+          f'alternating runs): {medians["optimized"] / medians["against"]:.3f}x the time of --against\'s')
 
 
 def report_gpu(net, batch):
