@@ -33,8 +33,8 @@ from torch.nn import functional as F
 
 from msiagan.archs import MSIAGenerator
 from msiagan.archs.arch_util import pad_to_multiple
-from msiagan.archs.msia_generator_arch import blur
 from msiagan.archs.global_branch import whole_image_modulations
+from msiagan.archs.msia_generator_arch import blur
 
 LEVELS = 3  # MSIAGenerator halves H and W three times
 INPUT = 'x'  # the input patches (see input_patches)
@@ -380,7 +380,6 @@ class FastMSIAGenerator(nn.Module):
         pool.give(raster)
         out = torch.addmm(self.last_bias, head.permute(0, 2, 3, 1).reshape(n * h * w, -1), self.last_weight)
         return out.view(n, h, w, -1).permute(0, 3, 1, 2)[..., :height, :width].contiguous()
-
 
     def _blur_up(self, name, m, n, h, w, pool):
         """The matrix m (pixels, C) that AE3's up step ``name`` wrote, blurred and activated in place."""
