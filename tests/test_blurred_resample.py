@@ -61,8 +61,8 @@ def test_the_blurred_generator_makes_less_grid_from_the_same_weights(resample):
 
 @pytest.mark.parametrize('resample', ['blurred', 'blurred_ae3_up'])
 def test_a_flat_input_gives_a_flat_output_away_from_the_borders(resample):
-    """Every map of a flat input is flat but for the pattern each up step stamps, which its blur removes exactly; strided
-    up steps leave it in the output."""
+    """Every map of a flat input is flat but for the pattern each up step stamps, which its blur removes exactly;
+    strided up steps leave it in the output."""
     torch.manual_seed(0)
     flat = torch.full((1, 3, 160, 160), 0.3, dtype=torch.float64)  # 48 pixels inside 'blurred''s margin of 56
     spreads = {}
@@ -80,5 +80,6 @@ def test_fast_inference_runs_a_blurred_generator_as_it_is_and_bad_values_are_nam
     (tests/test_fast_inference.py)."""
     net = MSIAGenerator(num_feat=8, act='lrelu', resample='blurred').eval()
     assert optimize_for_inference(net) is net
-    with pytest.raises(InputError, match="network_g: resample 'nearest' is not one of \\['strided', 'blurred', 'blurred_ae3_up'\\]"):
+    with pytest.raises(InputError, match=r"network_g: resample 'nearest' is not one of \['strided', 'blurred', "
+                                         r"'blurred_ae3_up'\]"):
         MSIAGenerator(resample='nearest')

@@ -154,7 +154,8 @@ def test_enhance_onnx_handles_exposure_from_the_range_in_the_file(shipped_export
 
 def test_export_script_reports_the_graph_and_its_parity(shipped_export):
     path, line = shipped_export
-    assert line.startswith(f'{path}: opset 18, ') and 'inputs image, global_features, receptive_radius 81' in line  # 74 + 7 of blurred_ae3_up
+    assert line.startswith(f'{path}: opset 18, ')
+    assert 'inputs image, global_features, receptive_radius 81' in line  # 74, and 7 of resample blurred_ae3_up
     assert 'exposure range stored' in line
     assert float(line.rsplit('PyTorch| ', 1)[1].split()[0]) <= 1e-4
 
