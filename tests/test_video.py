@@ -13,11 +13,13 @@ from conftest import run_enhance as run
 
 import msiagan.data.video_io
 from msiagan.enhance import main as enhance_main
+from msiagan.data.low_light import pan_clip
 from msiagan.inference import Enhancer
 from msiagan.inference.temporal import SceneCuts
 
 av = pytest.importorskip('av')
 video_flicker = load_script('video_flicker')
+benchmark_video = load_script('benchmark_video')
 
 FPS = Fraction(30000, 1001)
 SIZE = (64, 48)  # W, H
@@ -120,8 +122,8 @@ def test_smoothed_frames_in_tiles_are_the_whole_frames(shipped):
 
 def test_a_scene_cut_starts_the_averages_afresh(shipped):
     photo = video_flicker.load(None)
-    first = list(video_flicker.pan_clip(photo, SIZE, 8, 0.2, [0.05] * 8, seed=1))
-    second = list(video_flicker.pan_clip(np.ascontiguousarray(photo[:, ::-1, ::-1]), SIZE, 3, 0.0, [0.2] * 3, seed=2))
+    first = list(pan_clip(photo, SIZE, 8, 0.2, [0.05] * 8, seed=1))
+    second = list(pan_clip(np.ascontiguousarray(photo[:, ::-1, ::-1]), SIZE, 3, 0.0, [0.2] * 3, seed=2))
     frames = shipped.frames(FPS, 2.0)
     outputs = [frames.enhance_tensor(x) for x in frame_tensors(first + second)]
     assert frames.cuts == 1
@@ -138,6 +140,17 @@ def test_flicker_with_smoothing_is_at_most_half_and_a_ramp_is_followed(shipped):
     assert results['constant', 0.5][0] <= 0.5 * results['constant', 0.0][0]
     (_, first, last), (_, smoothed_first, smoothed_last) = results['ramp', 0.0], results['ramp', 0.5]
     assert last - first > 10 and smoothed_last - smoothed_first > 0.75 * (last - first)
+
+
+def test_the_video_benchmark_reports_frames_per_second_at_each_size(monkeypatch, capsys):
+    monkeypatch.setattr(benchmark_video, 'SIZES', ((64, 48), (96, 64)))
+    threads = torch.get_num_threads()  # as it is: the script sets it for the process
+    benchmark_video.main(['--frames', '3', '--threads', str(threads)])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].endswith(f'CPU, {threads} threads, 3 frames at 30 fps, temporal smoothing 0.5 s')
+    for line, size in zip(lines[2:], ('64x48', '96x64')):
+        whole, alone = map(float, line.split()[1:3])
+        assert line.startswith(size) and 0 < whole < alone
 
 
 def test_temporal_smoothing_takes_0_or_more_seconds(clip, tmp_path, capsys):

@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import torch
 
+from msiagan.utils.errors import InputError
 from msiagan.utils.weights import SHIPPED_WEIGHTS, find_options
 
 from .exposure import ExposureControl, ExposureRange
@@ -71,6 +72,8 @@ class Enhancer:
         what the frame uses instead of each number it decides its exposure from: the generator's global features
         and the exposure handling's (msiagan.inference.temporal).
         """
+        if smooth is not None and len(x) != 1:
+            raise InputError(f'smoothing over frames takes one frame at a time, not {len(x)}')
         device = x.device
         with torch.no_grad():
             out = self.exposure_control.run(lambda image: self.generate(image, tile, tile_pad, smooth),

@@ -5,7 +5,7 @@
 
 Two clips of --frames frames at --fps, --size W H each, are made from --image, a well-exposed photo: a slow pan
 across it (a crop window of 3/4 of its height moving across --pan of its width over the clip), darkened as a camera
-sees a dim scene, with fresh noise in every frame (msiagan.data.low_light.darken):
+sees a dim scene, with fresh noise in every frame (msiagan.data.low_light.pan_clip):
 
 - constant: the light kept is --exposure throughout;
 - ramp: the window stands still (no pan: the content does not change) and the light kept rises from --exposure to
@@ -19,7 +19,6 @@ output's brightness rising from the first second to the last.
 """
 import argparse
 
-import cv2
 import numpy as np
 import torch
 
@@ -27,28 +26,12 @@ import msiagan  # noqa: F401  (first: makes basicsr importable)
 from skimage import data as skdata
 
 from msiagan.data.image_io import read_photo
-from msiagan.data.low_light import darken
+from msiagan.data.low_light import pan_clip
 from msiagan.inference import Enhancer
 from msiagan.inference.temporal import DEFAULT_TIME_CONSTANT
 from msiagan.utils.entry import run_cli
 from msiagan.utils.errors import InputError
 from msiagan.utils.weights import SHIPPED_WEIGHTS
-
-
-def pan_clip(photo, size, frames, pan, exposures, seed=0):
-    """The frames (H, W, 3) uint8 RGB of a pan across ``photo`` (RGB uint8): a window of 3/4 of its height, at the
-    aspect of ``size`` (W, H), moving evenly across ``pan`` of its width, resized to ``size``; frame i darkened to
-    ``exposures[i]`` of the light, with fresh noise."""
-    rng = np.random.default_rng(seed)
-    height, width = photo.shape[:2]
-    crop_h = 3 * height // 4
-    crop_w = min(width, crop_h * size[0] // size[1])
-    travel = min(pan * width, width - crop_w)
-    top = (height - crop_h) // 2
-    for i in range(frames):
-        left = round(travel * i / max(frames - 1, 1))
-        window = cv2.resize(photo[top:top + crop_h, left:left + crop_w], size, interpolation=cv2.INTER_AREA)
-        yield darken(window, rng, exposures[i])
 
 
 def mean_grey(frame):
