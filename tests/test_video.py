@@ -25,11 +25,13 @@ FPS = Fraction(30000, 1001)
 SIZE = (64, 48)  # W, H
 
 
-def write_clip(path, frames, fps=FPS, audio=True, codec='libx264', options=None):
-    """Encode ``frames`` (H, W, 3) uint8 RGB at ``fps``, with a second of a 440 Hz tone as AAC if ``audio``."""
+def write_clip(path, frames, fps=FPS, audio=True, codec='libx264', options=None, rotation=0):
+    """Encode ``frames`` (H, W, 3) uint8 RGB at ``fps`` (shown turned by ``rotation`` degrees), with a second of a
+    440 Hz tone as AAC if ``audio``."""
     with av.open(str(path), 'w', options=options or {}) as container:
         stream = container.add_stream(codec, rate=fps)
         stream.height, stream.width = frames[0].shape[:2]
+        stream.set_display_rotation(rotation)
         stream.pix_fmt = 'yuv420p' if stream.height % 2 == stream.width % 2 == 0 else 'yuv444p'
         sound = container.add_stream('aac', rate=48000, layout='mono') if audio else None
         for frame in frames:
@@ -45,14 +47,14 @@ def write_clip(path, frames, fps=FPS, audio=True, codec='libx264', options=None)
 
 
 def read_clip(path):
-    """(frames as (H, W, 3) uint8 RGB, frame rate, the audio packets' bytes) of a video file."""
+    """(frames as (H, W, 3) uint8 RGB, frame rate, the audio packets' bytes, rotation) of a video file."""
     with av.open(str(path)) as container:
         rate = container.streams.video[0].average_rate
         audio = [bytes(packet) for packet in container.demux(audio=0) if packet.size] if container.streams.audio \
             else []
     with av.open(str(path)) as container:
-        frames = [frame.to_ndarray(format='rgb24') for frame in container.decode(video=0)]
-    return frames, rate, audio
+        decoded = list(container.decode(video=0))
+    return [frame.to_ndarray(format='rgb24') for frame in decoded], rate, audio, decoded[0].rotation
 
 
 def dark_frames(count, seed=0):
@@ -66,7 +68,7 @@ def dark_frames(count, seed=0):
 def clip(tmp_path):
     folder = tmp_path / 'in'
     folder.mkdir()
-    write_clip(folder / 'clip.mp4', dark_frames(12))
+    write_clip(folder / 'clip.mp4', dark_frames(12), rotation=90)  # as a phone held upright records
     return folder / 'clip.mp4'
 
 
@@ -74,10 +76,10 @@ def test_a_clip_round_trips_with_its_frames_size_rate_and_audio(clip, checkpoint
     out = tmp_path / 'out'
     assert run('-i', str(clip), '-o', str(out), '--weights', checkpoint) == 0
     assert 'enhanced 0 image(s) and 1 video(s)' in capsys.readouterr().out
-    frames, rate, audio = read_clip(out / 'clip.mp4')
-    source_frames, source_rate, source_audio = read_clip(clip)
+    frames, rate, audio, rotation = read_clip(out / 'clip.mp4')
+    source_frames, source_rate, source_audio, source_rotation = read_clip(clip)
     assert len(frames) == len(source_frames) == 12 and frames[0].shape == (SIZE[1], SIZE[0], 3)
-    assert rate == source_rate == FPS
+    assert rate == source_rate == FPS and rotation == source_rotation == 90
     assert audio and audio == source_audio  # copied packet by packet, unchanged
     assert sorted(path.name for path in out.iterdir()) == ['clip.mp4']  # no partial file left
 
@@ -89,7 +91,7 @@ def test_an_odd_sized_clip_without_audio_in_tiles_beside_an_image(checkpoint, tm
     write_clip(folder / 'odd.mkv', odd, audio=False)
     cv2.imwrite(str(folder / 'photo.png'), odd[0])
     assert run('-i', str(folder), '-o', str(tmp_path / 'out'), '--weights', checkpoint, '--tile', '32') == 0
-    frames, rate, audio = read_clip(tmp_path / 'out' / 'odd.mkv')
+    frames, rate, audio, _ = read_clip(tmp_path / 'out' / 'odd.mkv')
     assert len(frames) == 5 and frames[0].shape == (47, 63, 3) and rate == FPS and audio == []
     assert (tmp_path / 'out' / 'photo.png').is_file()
 
@@ -218,7 +220,7 @@ def test_a_truncated_video_keeps_the_frames_it_had_in_a_playable_file(checkpoint
     partial = tmp_path / 'out' / 'cut.partial.mp4'
     assert err.startswith(f'error: {path}: stops decoding after ') and err.endswith(f'enhanced frames are in {partial}')
     kept = int(err.split(' frames are in')[0].split()[-2])
-    frames, rate, _ = read_clip(partial)
+    frames, rate, _, _ = read_clip(partial)
     assert 0 < len(frames) == kept < 40 and rate == FPS
     assert sorted(p.name for p in (tmp_path / 'out').iterdir()) == ['cut.partial.mp4']
 

@@ -5,8 +5,8 @@ in this process, so frames, timestamps and audio packets are objects rather than
 each frame keeps its timestamp, the audio is copied packet by packet, unchanged, and errors are exceptions that
 say which file and what went wrong.
 
-The output has the input's container (its extension), size, frame rate, timestamps and frame count, and the input's
-audio streams copied unchanged; the video is H.264 (VP9 in .webm), 8-bit, CRF 18 (visually lossless), 4:2:0
+The output has the input's container (its extension), size, rotation, frame rate, timestamps and frame count, and
+the input's audio streams copied unchanged; the video is H.264 (VP9 in .webm), 8-bit, CRF 18 (visually lossless), 4:2:0
 (4:4:4 where the width or height is odd, which 4:2:0 cannot hold); other streams (subtitles, data) are dropped.
 One frame is held at a time, whatever the video's length.
 
@@ -126,20 +126,29 @@ class VideoOutput:
             self.discard()
             raise
         self.written = 0
+        self.waiting = []  # audio packets held until the first frame has set the rotation (the header comes first)
 
     def write_frame(self, rgb, like):
-        """Encode ``rgb`` (H, W, 3) uint8 with the timestamp of the decoded frame ``like``."""
+        """Encode ``rgb`` (H, W, 3) uint8 with the timestamp of the decoded frame ``like`` (and, for the first, its
+        rotation: a phone's upright video is stored on its side with a rotation to show it)."""
         frame = self.av.VideoFrame.from_ndarray(rgb, format='rgb24')
         frame.pts, frame.time_base = like.pts, like.time_base
+        if not self.written and like.rotation:
+            self.stream.set_display_rotation(like.rotation)
         self.container.mux(self.stream.encode(frame))
         self.written += 1
+        self.container.mux(self.waiting)
+        self.waiting = []
 
     def copy_packet(self, packet):
         """Copy an audio packet of the input as it is."""
         if packet.dts is None:  # the demuxer's empty packet at the end of a stream
             return
         packet.stream = self.audio[packet.stream.index]
-        self.container.mux(packet)
+        if self.written:
+            self.container.mux(packet)
+        else:
+            self.waiting.append(packet)
 
     def finish(self):
         """Flush the encoder and close the file, so that it plays (``path`` is then complete)."""
