@@ -92,7 +92,7 @@ setup(
     python_requires='>=3.11',
     install_requires=read_requirements('requirements.txt'),
     extras_require={'test': ['pytest'], 'onnx': ['onnx', 'onnxruntime', 'onnxscript'],  # onnxscript: torch.onnx.export
-                    'video': ['av>=14']},  # PyAV: FFmpeg's libraries in its wheels (msiagan.data.video_io)
+                    'video': ['av>=18']},  # PyAV: FFmpeg's libraries in its wheels (msiagan.data.video_io)
     entry_points={
         'console_scripts': [
             'msiagan-train = msiagan.train:main',
