@@ -8,7 +8,8 @@ say which file and what went wrong.
 The output has the input's container (its extension), size, rotation, frame rate, timestamps and frame count, and
 the input's audio streams copied unchanged; the video is H.264 (VP9 in .webm), 8-bit, CRF 18 (visually lossless), 4:2:0
 (4:4:4 where the width or height is odd, which 4:2:0 cannot hold); other streams (subtitles, data) are dropped.
-One frame is held at a time, whatever the video's length.
+Frames are read, enhanced and written one at a time (the encoder holds a few dozen for its lookahead), so memory
+does not grow with the video's length.
 
 Partial output: it is written to ``<name>.partial<ext>`` beside the output and renamed when complete. A video that
 stops decoding part of the way (truncated, or corrupt from some point on) leaves the frames enhanced until then,
@@ -59,7 +60,8 @@ class VideoInput:
         try:
             self.container = self.av.open(path, metadata_errors='ignore')
         except self.av.FFmpegError as error:
-            raise InputError(f'{path}: cannot read this video (truncated, or not a video: {reason(error)})') from None
+            what = 'truncated, or not a video: ' if isinstance(error, self.av.InvalidDataError) else ''
+            raise InputError(f'{path}: cannot read this video ({what}{reason(error)})') from None
         if not self.container.streams.video:
             self.container.close()
             raise InputError(f'{path}: has no video stream')

