@@ -91,7 +91,7 @@ def exposure_stops(text):
     return stops
 
 
-def seconds(text):
+def time_constant(text):
     """--temporal-smoothing's value: 0 or more seconds (argparse names the option)."""
     try:
         value = float(text)
@@ -128,7 +128,7 @@ def parse_args(argv=None):
                         f'{EXPOSURE_LIMIT:g}; highlights rolled off, not clipped (default: 0)')
     parser.add_argument('--network-only', action='store_true',
                         help='the generator alone: no exposure handling (as BasicSR test and validation run it)')
-    parser.add_argument('--temporal-smoothing', type=seconds, default=DEFAULT_TIME_CONSTANT, metavar='SECONDS',
+    parser.add_argument('--temporal-smoothing', type=time_constant, default=DEFAULT_TIME_CONSTANT, metavar='SECONDS',
                         help='videos: the time constant over which the exposure follows the scene, in seconds; 0: '
                         f'each frame on its own (default: {DEFAULT_TIME_CONSTANT:g})')
     parser.add_argument('--debug', action='store_true', help='show the traceback of an error')
