@@ -96,6 +96,27 @@ def test_an_odd_sized_clip_without_audio_in_tiles_beside_an_image(checkpoint, tm
     assert (tmp_path / 'out' / 'photo.png').is_file()
 
 
+def test_colours_keep_their_colour_space(tmp_path):
+    """An HD video tagged BT.709 is converted to RGB and back by BT.709 and tagged so (a player would show an
+    untagged one by BT.709 too, but PyAV would convert it by BT.601: reds off by about 10 levels)."""
+    colour = np.zeros((SIZE[1], SIZE[0], 3), np.uint8) + np.array([200, 60, 30], np.uint8)
+    with av.open(str(tmp_path / 'hd.mp4'), 'w') as container:
+        stream = container.add_stream('libx264', rate=FPS, options={'crf': '0'})
+        stream.width, stream.height, stream.pix_fmt = *SIZE, 'yuv444p'
+        for tag in msiagan.data.video_io.COLOUR_TAGS[:3]:
+            setattr(stream.codec_context, tag, 1)  # BT.709
+        frame = av.VideoFrame.from_ndarray(colour, format='rgb24').reformat(format='yuv444p', dst_colorspace=1)
+        container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    with msiagan.data.video_io.VideoInput(str(tmp_path / 'hd.mp4')) as source:
+        msiagan.data.video_io.write_enhanced(source, str(tmp_path / 'out.mp4'), lambda rgb: rgb)
+    with av.open(str(tmp_path / 'out.mp4')) as container:
+        context = container.streams.video[0].codec_context
+        assert [getattr(context, tag) for tag in msiagan.data.video_io.COLOUR_TAGS[:3]] == [1, 1, 1]
+        decoded = next(container.decode(video=0))
+        assert np.abs(decoded.reformat(format='rgb24', src_colorspace=1).to_ndarray().astype(int) - colour).max() <= 3
+
+
 def frame_tensors(frames):
     return [torch.from_numpy(frame).permute(2, 0, 1)[None].float() / 255 for frame in frames]
 

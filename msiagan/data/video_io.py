@@ -5,8 +5,8 @@ in this process, so frames, timestamps and audio packets are objects rather than
 each frame keeps its timestamp, the audio is copied packet by packet, unchanged, and errors are exceptions that
 say which file and what went wrong.
 
-The output has the input's container (its extension), size, rotation, frame rate, timestamps and frame count, and
-the input's audio streams copied unchanged; the video is H.264 (VP9 in .webm), 8-bit, CRF 18 (visually lossless), 4:2:0
+The output has the input's container (its extension), size, rotation, colour tags (BT.709 stays BT.709), frame
+rate, timestamps and frame count, and the input's audio streams copied unchanged; the video is H.264 (VP9 in .webm), 8-bit, CRF 18 (visually lossless), 4:2:0
 (4:4:4 where the width or height is odd, which 4:2:0 cannot hold); other streams (subtitles, data) are dropped.
 Frames are read, enhanced and written one at a time (the encoder holds a few dozen for its lookahead), so memory
 does not grow with the video's length.
@@ -29,6 +29,7 @@ VIDEO_EXTENSIONS = ('.mp4', '.m4v', '.mov', '.mkv', '.webm', '.avi')
 FORMATS = {'.mp4': 'mp4', '.m4v': 'mp4', '.mov': 'mov', '.mkv': 'matroska', '.webm': 'webm', '.avi': 'avi'}
 ENCODERS = {'.webm': ('libvpx-vp9', {'crf': '18', 'b': '0', 'row-mt': '1'})}  # the others: H.264
 H264 = ('libx264', {'crf': '18', 'preset': 'medium'})
+COLOUR_TAGS = ('colorspace', 'color_primaries', 'color_trc', 'color_range')  # copied, and RGB converted by them
 
 
 def import_av(path):
@@ -123,6 +124,8 @@ class VideoOutput:
             self.stream.width, self.stream.height = width, height
             self.stream.pix_fmt = 'yuv420p' if width % 2 == 0 and height % 2 == 0 else 'yuv444p'
             self.stream.time_base = source.stream.time_base
+            for tag in COLOUR_TAGS:
+                setattr(self.stream.codec_context, tag, getattr(source.stream.codec_context, tag))
             self.audio = {stream.index: self.container.add_stream_from_template(stream) for stream in source.audio}
         except BaseException:
             self.discard()
@@ -131,9 +134,10 @@ class VideoOutput:
         self.waiting = []  # audio packets held until the first frame has set the rotation (the header comes first)
 
     def write_frame(self, rgb, like):
-        """Encode ``rgb`` (H, W, 3) uint8 with the timestamp of the decoded frame ``like`` (and, for the first, its
-        rotation: a phone's upright video is stored on its side with a rotation to show it)."""
-        frame = self.av.VideoFrame.from_ndarray(rgb, format='rgb24')
+        """Encode ``rgb`` (H, W, 3) uint8 with the timestamp and colour space of the decoded frame ``like`` (and, for
+        the first, its rotation: a phone's upright video is stored on its side with a rotation to show it)."""
+        frame = self.av.VideoFrame.from_ndarray(rgb, format='rgb24').reformat(
+            format=self.stream.pix_fmt, dst_colorspace=like.colorspace, dst_color_range=like.color_range)
         frame.pts, frame.time_base = like.pts, like.time_base
         if not self.written and like.rotation:
             self.stream.set_display_rotation(like.rotation)
