@@ -16,6 +16,7 @@ from msiagan.enhance import main as enhance_main
 from msiagan.data.low_light import pan_clip
 from msiagan.inference import Enhancer
 from msiagan.inference.temporal import SceneCuts
+from msiagan.utils.errors import InputError
 
 av = pytest.importorskip('av')
 video_flicker = load_script('video_flicker')
@@ -135,6 +136,12 @@ def test_smoothing_0_is_frame_by_frame_exactly_and_smoothing_changes_it(shipped)
         smoothed.append(on.enhance_tensor(x))
     assert torch.equal(smoothed[0], shipped.enhance_tensor(frames[0]))  # the first frame is taken as it is
     assert (smoothed[-1] - shipped.enhance_tensor(frames[-1])).abs().max() > 1e-3
+
+
+@pytest.mark.parametrize('fps, seconds', [(0, 0.5), (25, -1), (float('nan'), 0.5)])
+def test_frames_need_a_frame_rate_and_0_or_more_seconds(shipped, fps, seconds):
+    with pytest.raises(InputError, match=f'fps {fps}, temporal smoothing {seconds} s: need fps > 0 and 0 s or more'):
+        shipped.frames(fps, seconds)
 
 
 def test_smoothed_frames_in_tiles_are_the_whole_frames(shipped):
