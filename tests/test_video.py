@@ -4,6 +4,7 @@ import argparse
 import sys
 from fractions import Fraction
 
+import av
 import cv2
 import numpy as np
 import pytest
@@ -12,13 +13,12 @@ from conftest import FullDiskOpen, load_script
 from conftest import run_enhance as run
 
 import msiagan.data.video_io
-from msiagan.enhance import main as enhance_main
 from msiagan.data.low_light import pan_clip
+from msiagan.enhance import main as enhance_main
 from msiagan.inference import Enhancer
 from msiagan.inference.temporal import SceneCuts
 from msiagan.utils.errors import InputError
 
-av = pytest.importorskip('av')
 video_flicker = load_script('video_flicker')
 benchmark_video = load_script('benchmark_video')
 
