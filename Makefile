@@ -17,7 +17,7 @@ install: $(VENV)/.installed
 $(VENV)/.installed: setup.py requirements.txt msiagan_basicsr_hook.pth
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install $(TORCH) setuptools wheel
-	$(PY) -m pip install --no-build-isolation -e '.[test,onnx]'
+	$(PY) -m pip install --no-build-isolation -e '.[test,onnx,video]'
 	touch $@
 
 demo: install

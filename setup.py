@@ -91,7 +91,8 @@ setup(
     package_data={'msiagan': ['data/meta_info/*.txt', 'weights/*.pth', 'weights/*.yml']},  # the shipped weights
     python_requires='>=3.11',
     install_requires=read_requirements('requirements.txt'),
-    extras_require={'test': ['pytest'], 'onnx': ['onnx', 'onnxruntime', 'onnxscript']},  # onnxscript: torch.onnx.export
+    extras_require={'test': ['pytest'], 'onnx': ['onnx', 'onnxruntime', 'onnxscript'],  # onnxscript: torch.onnx.export
+                    'video': ['av>=18']},  # PyAV: FFmpeg's libraries in its wheels (msiagan.data.video_io)
     entry_points={
         'console_scripts': [
             'msiagan-train = msiagan.train:main',

@@ -1,7 +1,7 @@
-"""Enhance your own photos with a trained generator.
+"""Enhance your own photos and videos with a trained generator.
 
-    msiagan-enhance -i photo.png|folder|'*.jpg' -o enhanced/ [--weights W] [-opt O] [--tile N] [--compare]
-                    [--exposure EV] [--network-only]
+    msiagan-enhance -i photo.png|clip.mp4|folder|'*.jpg' -o enhanced/ [--weights W] [-opt O] [--tile N] [--compare]
+                    [--exposure EV] [--network-only] [--temporal-smoothing SECONDS]
     msiagan-enhance --onnx model.onnx -i ... -o ... [same options]     # onnxruntime instead of PyTorch's generator
     python -m msiagan.enhance ...
 
@@ -15,7 +15,12 @@ Every image keeps its size, bit depth (8 or 16) and layout: grayscale comes back
 the enhanced colour image; with an alpha channel, as RGBA with equal colour channels) and an alpha channel
 is copied unchanged. Files that are not images are skipped
 with a warning; an image that fails is reported and the rest go on. On the CPU an MSIAGenerator runs
-through msiagan.inference.fast_inference (the same output to about 1e-7, several times faster). --onnx runs an
+through msiagan.inference.fast_inference (the same output to about 1e-7, several times faster).
+
+A video (.mp4, .m4v, .mov, .mkv, .webm, .avi; pip install 'msiagan[video]') comes back with its size, frame rate,
+frame count and audio (msiagan.data.video_io), its exposure steady from frame to frame: what each frame's exposure
+is decided from is averaged over time, with a time constant of --temporal-smoothing seconds (0: each frame on its
+own), and afresh after each scene cut (msiagan.inference.temporal). --onnx runs an
 export of scripts/model_conversion/export_onnx.py through onnxruntime (pip install 'msiagan[onnx]'), on the CPU,
 with the same tiles and exposure handling (the training range is read from the file).
 """
@@ -33,8 +38,10 @@ import torch
 from tqdm import tqdm
 
 from msiagan.data.image_io import FULL_SCALE, IMAGE_EXTENSIONS, read_photo, restore_layout, split_alpha
+from msiagan.data.video_io import VideoInput, import_av, is_video_file, write_enhanced
 from msiagan.inference import DEFAULT_TILE_PAD, Enhancer
 from msiagan.inference.exposure import EXPOSURE_LIMIT
+from msiagan.inference.temporal import DEFAULT_TIME_CONSTANT
 from msiagan.inference.visualize import labelled_grid
 from msiagan.utils.entry import run_cli
 from msiagan.utils.errors import InputError, OutputError
@@ -49,7 +56,7 @@ def is_image_file(path):
 
 
 def collect_inputs(spec):
-    """(images, skipped) for a file, a folder (its files, not sub-folders) or a glob pattern, sorted."""
+    """(images and videos, skipped) for a file, a folder (its files, not sub-folders) or a glob pattern, sorted."""
     if osp.isdir(spec):
         candidates = sorted(osp.join(spec, name) for name in os.listdir(spec) if not name.startswith('.'))
         candidates = [path for path in candidates if osp.isfile(path)]
@@ -59,8 +66,8 @@ def collect_inputs(spec):
         candidates = sorted(path for path in glob.glob(spec) if osp.isfile(path))
         if not candidates:
             raise InputError(f'-i {spec}: no such file, folder or matching files')
-    images = [path for path in candidates if is_image_file(path)]
-    return images, [path for path in candidates if not is_image_file(path)]
+    images = [path for path in candidates if is_image_file(path) or is_video_file(path)]
+    return images, [path for path in candidates if path not in images]
 
 
 def side_by_side(before, after):
@@ -84,10 +91,21 @@ def exposure_stops(text):
     return stops
 
 
+def time_constant(text):
+    """--temporal-smoothing's value: 0 or more seconds (argparse names the option)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'{text!r} is not a number of seconds') from None
+    if not 0 <= value < float('inf'):
+        raise argparse.ArgumentTypeError(f'{text}: must be 0 or more seconds')
+    return value
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(prog='msiagan-enhance', description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('-i', '--input', required=True, help='an image, a folder of images, or a glob pattern')
+    parser.add_argument('-i', '--input', required=True, help='an image or video, a folder of them, or a glob pattern')
     parser.add_argument('-o', '--output', required=True, help='output folder (created if needed)')
     parser.add_argument('--weights', help='checkpoint saved by BasicSR (params/params_ema) or a bare state dict '
                         '(default: the shipped LOL-v1 weights)')
@@ -110,6 +128,9 @@ def parse_args(argv=None):
                         f'{EXPOSURE_LIMIT:g}; highlights rolled off, not clipped (default: 0)')
     parser.add_argument('--network-only', action='store_true',
                         help='the generator alone: no exposure handling (as BasicSR test and validation run it)')
+    parser.add_argument('--temporal-smoothing', type=time_constant, default=DEFAULT_TIME_CONSTANT, metavar='SECONDS',
+                        help='videos: the time constant over which the exposure follows the scene, in seconds; 0: '
+                        f'each frame on its own (default: {DEFAULT_TIME_CONSTANT:g})')
     parser.add_argument('--debug', action='store_true', help='show the traceback of an error')
     args = parser.parse_args(argv)
     if args.onnx:
@@ -130,20 +151,38 @@ def parse_args(argv=None):
 
 
 def enhance_file(enhancer, path, args):
-    """Enhance one file into args.output with ``enhancer`` (an Enhancer); returns the output path."""
+    """Enhance one image or video into args.output with ``enhancer`` (an Enhancer); returns the number of frames
+    (1 for an image)."""
+    if is_video_file(path):
+        return enhance_video_file(enhancer, path, args)
     rgb, layout = read_photo(path)
-    tile = args.tile
-    if tile is None:
-        tile = AUTO_TILE if rgb.shape[0] * rgb.shape[1] > AUTO_TILE_PIXELS else 0
     x = torch.from_numpy(rgb.transpose(2, 0, 1).copy())[None]
-    out = enhancer.enhance_tensor(x, tile, args.tile_pad)[0].permute(1, 2, 0).numpy()
+    out = enhancer.enhance_tensor(x, tile_size(args, *rgb.shape[:2]), args.tile_pad)[0].permute(1, 2, 0).numpy()
     result = restore_layout(out, layout)
     out_path = osp.join(args.output, osp.basename(path))
     write_image_atomically(out_path, result)
     if args.compare:
         write_image_atomically(osp.join(args.output, compare_name(path)),
                                side_by_side(restore_layout(rgb, layout), result))
-    return out_path
+    return 1
+
+
+def tile_size(args, height, width):
+    """--tile, or by default AUTO_TILE for images over AUTO_TILE_PIXELS, else 0 (whole)."""
+    if args.tile is not None:
+        return args.tile
+    return AUTO_TILE if height * width > AUTO_TILE_PIXELS else 0
+
+
+def enhance_video_file(enhancer, path, args):
+    """Enhance one video into args.output (msiagan.data.video_io), frame by frame with a progress bar in frames
+    per second; returns the number of frames."""
+    out_path = osp.join(args.output, osp.basename(path))
+    with VideoInput(path) as source:
+        width, height = source.size
+        frames = enhancer.frames(source.fps, args.temporal_smoothing, tile_size(args, height, width), args.tile_pad)
+        with tqdm(total=source.frames or None, unit='frame', desc=osp.basename(path), leave=False) as bar:
+            return write_enhanced(source, out_path, frames.enhance_rgb_uint8, bar.update)
 
 
 def compare_name(path):
@@ -159,7 +198,8 @@ def check_outputs(images, output, compare=False):
     for path in images:
         if osp.realpath(osp.dirname(path)) == osp.realpath(output):
             raise InputError(f'-o {output}: would overwrite the input {path}; choose another output folder')
-        for name in (osp.basename(path), compare_name(path)) if compare else (osp.basename(path),):
+        with_compare = compare and not is_video_file(path)  # --compare: images only
+        for name in (osp.basename(path), compare_name(path)) if with_compare else (osp.basename(path),):
             other = by_name.setdefault(name, path)
             if other != path:
                 raise InputError(f'-i: {other} and {path} would both be written as {osp.join(output, name)}')
@@ -168,10 +208,12 @@ def check_outputs(images, output, compare=False):
 def enhance(args):
     images, skipped = collect_inputs(args.input)
     for path in skipped:
-        print(f'warning: {path}: not an image, skipped', file=sys.stderr)
+        print(f'warning: {path}: not an image or video, skipped', file=sys.stderr)
     if not images:
-        raise InputError(f'-i {args.input}: no images found')
+        raise InputError(f'-i {args.input}: no images or videos found')
     check_outputs(images, args.output, args.compare)
+    for video in [path for path in images if is_video_file(path)][:1]:
+        import_av(video)  # before anything is enhanced
     if not args.onnx and not osp.isfile(args.weights):
         raise InputError(f'--weights {args.weights}: file does not exist')
     try:
@@ -186,11 +228,11 @@ def enhance(args):
               'generator runs alone '
               '(scripts/metrics/exposure_stats.py --write-range adds one)', file=sys.stderr)
 
-    failed = []
+    failed, frames = [], 0
     start = time.perf_counter()
-    for path in tqdm(images, unit='image', disable=len(images) < 2):
+    for path in tqdm(images, unit='file', disable=len(images) < 2):
         try:
-            enhance_file(enhancer, path, args)
+            frames += enhance_file(enhancer, path, args)
         except (InputError, OutputError) as error:  # its message names the file
             failed.append(path)
             tqdm.write(f'error: {error}', file=sys.stderr)
@@ -198,9 +240,11 @@ def enhance(args):
             failed.append(path)
             tqdm.write(f'error: {path}: {str(error).strip().splitlines()[-1]}', file=sys.stderr)
     seconds = time.perf_counter() - start
-    done = len(images) - len(failed)
-    print(f'enhanced {done} image(s) in {seconds:.2f} s ({done / seconds:.2f} images/s) into {args.output}'
-          f'; {len(skipped)} skipped, {len(failed)} failed')
+    videos = sum(is_video_file(path) for path in images if path not in failed)
+    done = len(images) - len(failed) - videos
+    rate = f'{frames / seconds:.2f} frames/s' if videos else f'{done / seconds:.2f} images/s'
+    print(f'enhanced {done} image(s)' + (f' and {videos} video(s)' if videos else '') +
+          f' in {seconds:.2f} s ({rate}) into {args.output}; {len(skipped)} skipped, {len(failed)} failed')
     if failed:
         sys.exit(1)
 

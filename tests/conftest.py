@@ -1,4 +1,5 @@
-"""Shared fixtures: tiny generated image pairs and option files for the training pipeline; a full disk."""
+"""Shared fixtures: tiny generated image pairs and option files for the training pipeline; a full disk; a tiny
+generator's checkpoint and msiagan-enhance."""
 import errno
 import glob
 import importlib.util
@@ -23,6 +24,7 @@ from basicsr.models import build_model
 
 from msiagan.archs import MSIAGenerator
 from msiagan.data import PairedLowLightDataset
+from msiagan.enhance import main as enhance_main
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 HOOK_FILES = ('msiagan_basicsr_hook.py', 'msiagan_basicsr_hook.pth')  # the import hook, at the top level
@@ -355,3 +357,26 @@ class HalfWrittenFile:
 
     def __exit__(self, *exc_info):
         self.file.close()
+
+
+NETWORK = {'type': 'MSIAGenerator', 'num_feat': 8, 'act': 'lrelu'}
+
+
+@pytest.fixture
+def checkpoint(tmp_path):
+    """A BasicSR-style checkpoint of a tiny generator (params and params_ema differ) with its options beside it."""
+    torch.manual_seed(0)
+    params, params_ema = (MSIAGenerator(num_feat=8, act='lrelu').state_dict() for _ in range(2))
+    weights = tmp_path / 'net.pth'
+    torch.save({'params': params, 'params_ema': params_ema}, weights)
+    with open(tmp_path / 'net.yml', 'w') as f:
+        yaml.safe_dump({'network_g': NETWORK}, f)
+    return str(weights)
+
+
+def run_enhance(*args):
+    """msiagan-enhance with ``args``; its exit status."""
+    with pytest.raises(SystemExit) as exit_info:
+        enhance_main(list(args))
+        raise SystemExit(0)
+    return exit_info.value.code

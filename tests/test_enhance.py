@@ -7,30 +7,15 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from conftest import REPO, FullDiskOpen, recommended_generator, unit_scale_generator, wake_global_parts
+from conftest import NETWORK, REPO, FullDiskOpen, recommended_generator, unit_scale_generator, wake_global_parts
+from conftest import run_enhance as run
 from PIL import Image, ImageOps
 
 import msiagan.utils.writing
 from msiagan.archs import MSIAGenerator
 from msiagan.data.image_io import read_photo
-from msiagan.enhance import main as enhance_main
 from msiagan.inference import Enhancer, enhance_tensor, load_generator, load_network_options
 from msiagan.utils.errors import InputError
-
-NETWORK = {'type': 'MSIAGenerator', 'num_feat': 8, 'act': 'lrelu'}
-
-
-@pytest.fixture
-def checkpoint(tmp_path):
-    """A BasicSR-style checkpoint of a tiny generator (params and params_ema differ) with its options beside it."""
-    torch.manual_seed(0)
-    params, params_ema = (MSIAGenerator(num_feat=8, act='lrelu').state_dict() for _ in range(2))
-    weights = tmp_path / 'net.pth'
-    torch.save({'params': params, 'params_ema': params_ema}, weights)
-    with open(tmp_path / 'net.yml', 'w') as f:
-        yaml.safe_dump({'network_g': NETWORK}, f)
-    return str(weights)
-
 
 @pytest.fixture
 def inputs(tmp_path):
@@ -48,18 +33,11 @@ def inputs(tmp_path):
     return folder
 
 
-def run(*args):
-    with pytest.raises(SystemExit) as exit_info:
-        enhance_main(list(args))
-        raise SystemExit(0)
-    return exit_info.value.code
-
-
 def test_folder_keeps_size_depth_and_layout(inputs, checkpoint, tmp_path, capsys):
     out = tmp_path / 'out'
     assert run('-i', str(inputs), '-o', str(out), '--weights', checkpoint, '--compare') == 1  # one failed
     captured = capsys.readouterr()
-    assert 'notes.txt: not an image, skipped' in captured.err
+    assert 'notes.txt: not an image or video, skipped' in captured.err
     assert 'truncated.png: cannot read this image' in captured.err
     assert 'enhanced 4 image(s)' in captured.out and '1 skipped, 1 failed' in captured.out
     for name in ('colour.jpg', 'grey.png', 'rgba.png', 'deep.png'):

@@ -18,7 +18,7 @@ from conftest import REPO, load_script, recommended_generator, run_script, unit_
 from msiagan.archs.arch_util import pad_to_multiple
 from msiagan.archs.global_branch import area_average
 from msiagan.enhance import main as enhance_main
-from msiagan.inference import enhance_tensor
+from msiagan.inference import Enhancer, enhance_tensor
 from msiagan.inference.onnx_export import OPSET, export_onnx
 from msiagan.inference.onnx_runtime import OnnxGenerator
 from msiagan.utils.errors import InputError
@@ -221,3 +221,20 @@ def test_onnx_refuses_options_of_pytorch_weights(tmp_path, option, capsys):
     assert enhance('-i', tmp_path, '-o', tmp_path / 'out', '--onnx', 'm.onnx', *option) == 2
     assert f'--onnx takes the generator from the ONNX file and runs on the CPU: drop {option[0]}' in \
         capsys.readouterr().err
+
+
+def test_video_frames_smoothed_through_onnxruntime_are_pytorchs(exports, tmp_path):
+    """Enhancer.frames averages the export's global features (one tensor) as it does the generator's (a dict)."""
+    net, generator = exports['recommended']
+    with open(f'{REPO}/options/train/recommended_gan_lol.yml') as f:
+        network = {**yaml.safe_load(f)['network_g'], 'num_feat': 8}  # as recommended_generator(8) builds it
+    torch.save(net.state_dict(), tmp_path / 'net.pth')
+    (tmp_path / 'net.yml').write_text(yaml.safe_dump({'network_g': network}))
+    pytorch, onnxruntime = Enhancer(str(tmp_path / 'net.pth')), Enhancer(onnx=generator.path)
+    scene = torch.rand(1, 3, 40, 24, generator=torch.Generator().manual_seed(3)) / 2
+    frames = [scene * 1.15 ** i for i in range(4)]  # brighter from frame to frame (no scene cut): the averages lag
+    smoothed = [enhancer.frames(25, 0.5) for enhancer in (pytorch, onnxruntime)]
+    for x in frames:
+        expected = smoothed[0].enhance_tensor(x)
+        assert (smoothed[1].enhance_tensor(x) - expected).abs().max() <= 1e-4
+    assert (expected - pytorch.enhance_tensor(frames[-1])).abs().max() > 1e-2  # the smoothing shows

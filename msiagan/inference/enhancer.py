@@ -3,17 +3,20 @@ scripts/metrics/compare.py and scripts/metrics/demo_report.py build their genera
 
     from msiagan.inference import Enhancer
     enhanced = Enhancer(fast=True).enhance_bgr_uint8(cv2.imread('dark.png'))   # the shipped LOL-v1 weights
+    frames = Enhancer(fast=True).frames(fps=30)      # a video: frames.enhance_tensor(frame) on each frame, in order
 """
 import cv2
 import numpy as np
 import torch
 
+from msiagan.utils.errors import InputError
 from msiagan.utils.weights import SHIPPED_WEIGHTS, find_options
 
 from .exposure import ExposureControl, ExposureRange
 from .fast_inference import optimize_for_inference
 from .generator import load_generator, network_options_from
 from .onnx_runtime import OnnxGenerator
+from .temporal import DEFAULT_TIME_CONSTANT, FrameEnhancer
 from .tiling import enhance_tensor
 
 
@@ -61,14 +64,34 @@ class Enhancer:
         self.exposure_handling = 'off' if not exposure_handling else 'no range' if stored_range is None else 'on'
         self.exposure_control = ExposureControl(stored_range, exposure)
 
-    def enhance_tensor(self, x, tile=0, tile_pad=None):
+    def enhance_tensor(self, x, tile=0, tile_pad=None, smooth=None):
         """x (N, C, H, W) in [0, 1] -> (N, C_out, H, W) float32 in [0, 1] on x's device (tiles: ``enhance_tensor``;
-        the exposure is handled on the whole image)."""
+        the exposure is handled on the whole image).
+
+        smooth (callable | None): for a video's frames, one at a time (``frames``): ``smooth(name, value)`` gives
+        what the frame uses instead of each number it decides its exposure from: the generator's global features
+        and the exposure handling's (msiagan.inference.temporal).
+        """
+        if smooth is not None and len(x) != 1:
+            raise InputError(f'smoothing over frames takes one frame at a time, not {len(x)}')
         device = x.device
         with torch.no_grad():
-            out = self.exposure_control.run(lambda image: enhance_tensor(self.net, image, tile, tile_pad),
-                                            x.to(self.device, self.dtype))
+            out = self.exposure_control.run(lambda image: self.generate(image, tile, tile_pad, smooth),
+                                            x.to(self.device, self.dtype), smooth)
         return out.float().to(device)
+
+    def generate(self, x, tile, tile_pad, smooth):
+        """The generator on x, whole or in tiles, with its global features passed through ``smooth``, if given."""
+        if smooth is None or not hasattr(self.net, 'global_features'):
+            return enhance_tensor(self.net, x, tile, tile_pad)
+        features = smooth('global features', self.net.global_features(x))
+        return enhance_tensor(self.net, x, tile, tile_pad, global_features=features)
+
+    def frames(self, fps, temporal_smoothing=DEFAULT_TIME_CONSTANT, tile=0, tile_pad=None):
+        """A ``FrameEnhancer`` for a video's frames: ``.enhance_tensor(frame)`` or ``.enhance_rgb_uint8(frame)`` on
+        each, in order, with the exposure steady from frame to frame (``temporal_smoothing``: the time constant in
+        seconds; 0: each frame on its own)."""
+        return FrameEnhancer(self, fps, temporal_smoothing, tile, tile_pad)
 
     def enhance_bgr_uint8(self, img):
         """uint8 (H, W, 3) BGR -> uint8 (H, W, 3) BGR (rounded, as BasicSR's tensor2img)."""

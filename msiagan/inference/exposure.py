@@ -102,6 +102,11 @@ def sample_pixels(x):
     return x[:, ::step, ::step]
 
 
+def linear_mean(image):
+    """The linear mean of ``image`` (3, H, W) in sRGB values, on ``sample_pixels``; at least 1e-8."""
+    return max(float((sample_pixels(image).float().clamp(0, 1) ** GAMMA).mean()), 1e-8)
+
+
 def gain_for_mean(linear, target):
     """The gain g with ``scale_exposure(linear, g).mean() == target`` (to about 1e-5 in log g, on ``sample_pixels``);
     linear (C, H, W)."""
@@ -133,28 +138,38 @@ class ExposureControl:
                              f'{EXPOSURE_LIMIT:g}')
         self.range, self.exposure = exposure_range, float(exposure)
 
-    def run(self, generator, x):
+    def run(self, generator, x, smooth=None):
         """``generator`` (a callable on (N, 3, H, W) in [0, 1], giving the same in [0, 1]) on x with the exposure
-        handled; returns (N, 3, H, W) float in [0, 1]."""
+        handled; returns (N, 3, H, W) float in [0, 1].
+
+        smooth (callable | None): for a video's frames (x holds one; msiagan.inference.temporal): the input's
+        linear mean and highlight, and the generator's output's linear mean, are replaced by ``smooth(name, value)``,
+        their average over the frames so far. Default: each image on its own.
+        """
         if self.range is None:
             return self.finish(generator(x), [None] * len(x))
-        plans = [self.plan(image) for image in x]
+        plans = [self.plan(image, smooth) for image in x]
         scales = torch.tensor([plan['input scale'] for plan in plans], dtype=x.dtype, device=x.device)
-        return self.finish(generator((x * scales[:, None, None, None]).clamp_(0, 1)), plans)
+        return self.finish(generator((x * scales[:, None, None, None]).clamp_(0, 1)), plans, smooth)
 
-    def plan(self, image):
+    def plan(self, image, smooth=None):
         """What steps 1 and 2 do to ``image`` (3, H, W) in [0, 1]: its 'input scale' (of its sRGB values, the
         generator's input) and its 'own mean' and 'weight' (of that exposure against the generator's)."""
         linear = sample_pixels(image).float().clamp(0, 1) ** GAMMA
         mean = max(float(linear.mean()), 1e-8)
+        highlight = max(float(torch.quantile(linear.amax(dim=0).flatten(), 0.99)), 1e-8)
+        if smooth is not None:
+            mean, highlight = smooth('input mean', mean), smooth('input highlight', highlight)
         in_range = min(max(mean, self.range.input_low), self.range.input_high)
-        highlight = float(torch.quantile(linear.amax(dim=0).flatten(), 0.99))
-        headroom = min(max(self.range.reference_highlight / max(highlight, 1e-8), 1.0), HEADROOM_GAIN_MAX)
+        headroom = min(max(self.range.reference_highlight / highlight, 1.0), HEADROOM_GAIN_MAX)
         return {'input scale': (in_range / mean) ** (1 / GAMMA), 'own mean': mean * headroom,
                 'weight': smoothstep(self.range.input_high, self.range.reference_low, mean)}
 
-    def finish(self, out, plans):
-        """Steps 2 and 3 on the generator's output (N, 3, H, W) in [0, 1], image by image."""
+    def finish(self, out, plans, smooth=None):
+        """Steps 2 and 3 on the generator's output (N, 3, H, W) in [0, 1], image by image (smooth: as ``run``'s)."""
+        if smooth is not None and plans[0] is not None:  # every frame, so that the average is never stale
+            plans = [{**plan, 'generator mean': smooth('output mean', linear_mean(image))}
+                     for image, plan in zip(out, plans)]
         adjusted = [plan is not None and plan['weight'] > 0 for plan in plans]
         if not any(adjusted) and self.exposure == 0:
             return out
@@ -165,7 +180,7 @@ class ExposureControl:
                 continue
             linear = image.float().clamp(0, 1) ** GAMMA
             if adjust:
-                generator_mean = max(float(sample_pixels(linear).mean()), 1e-8)
+                generator_mean = plan.get('generator mean') or linear_mean(image)
                 target = math.exp((1 - plan['weight']) * math.log(generator_mean) +
                                   plan['weight'] * math.log(plan['own mean']))
                 linear = scale_exposure(linear, gain_for_mean(linear, target))

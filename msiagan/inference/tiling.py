@@ -16,7 +16,7 @@ def tile_context(net, tile_pad=None):
 
 
 @torch.no_grad()
-def enhance_tensor(net, x, tile=0, tile_pad=None, align=8):
+def enhance_tensor(net, x, tile=0, tile_pad=None, align=8, global_features=None):
     """Run ``net`` on x (N, C, H, W) in [0, 1]; returns (N, C_out, H, W) clamped to [0, 1].
 
     tile > 0 processes tile x tile pieces, each with at least ``tile_pad`` pixels of context on every side
@@ -24,15 +24,17 @@ def enhance_tensor(net, x, tile=0, tile_pad=None, align=8):
     and, unless the image ends first, ends on a multiple of ``align`` (the generator's total stride), so it
     sees the same sampling grid as the whole image and is padded only where the image is; a generator with
     ``global_features`` gets those of the whole image. tile_pad None: the net's ``receptive_radius`` (tiles then
-    give the whole image's result), or DEFAULT_TILE_PAD if it has none (``tile_context``).
+    give the whole image's result), or DEFAULT_TILE_PAD if it has none (``tile_context``). ``global_features``:
+    what the generator gets instead of those of x (e.g. their average over a video's frames), whole or in tiles.
     """
     if tile < 0 or (tile_pad or 0) < 0:
         raise InputError(f'tile {tile}, tile_pad {tile_pad}: take 0 or more pixels')
+    if global_features is None and tile and hasattr(net, 'global_features'):
+        global_features = net.global_features(x)  # the whole image's
+    run = net if global_features is None else partial(net, global_features=global_features)
     if not tile:
-        return net(x).clamp_(0, 1)
+        return run(x).clamp_(0, 1)
     tile_pad = tile_context(net, tile_pad)
-    global_features = getattr(net, 'global_features', None)
-    run = net if global_features is None else partial(net, global_features=global_features(x))  # the whole image's
     height, width = x.shape[-2:]
     out = None
     for top in range(0, height, tile):

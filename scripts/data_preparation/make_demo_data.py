@@ -1,8 +1,8 @@
 """Build the demo's paired low-light dataset from the colour photos that scikit-image ships.
 
 Each photo is centre-cropped to 3:2 and resized; its low-light twin is made the way a camera would see the
-scene with less light: sRGB -> linear, exposure scaled down, Poisson shot noise plus Gaussian read noise
-on the photo-electron count, back to 8-bit sRGB. Everything is seeded.
+scene with less light (msiagan.data.low_light: sRGB -> linear, exposure scaled down, Poisson shot noise plus
+Gaussian read noise on the photo-electron count, back to 8-bit sRGB). Everything is seeded.
 
     python scripts/data_preparation/make_demo_data.py --out datasets/demo
 writes {train,val}/{low,high}/<name>.png, replacing <out>/train and <out>/val as a whole once both are
@@ -14,6 +14,7 @@ from os import path as osp
 
 import cv2
 import numpy as np
+from msiagan.data.low_light import darken
 from msiagan.data.preparation import staged_outputs
 from msiagan.utils.entry import run_cli
 from msiagan.utils.errors import InputError
@@ -38,25 +39,6 @@ def crop_resize(img, width, height):
     crop_w, crop_h = min(w, h * width // height), min(h, w * height // width)
     top, left = (h - crop_h) // 2, (w - crop_w) // 2
     return cv2.resize(img[top:top + crop_h, left:left + crop_w], (width, height), interpolation=cv2.INTER_AREA)
-
-
-def srgb_to_linear(x):
-    return np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055)**2.4)
-
-
-def linear_to_srgb(x):
-    return np.where(x <= 0.0031308, 12.92 * x, 1.055 * np.power(x, 1 / 2.4) - 0.055)
-
-
-def darken(img, rng, exposure, full_well=1500.0, read_noise=2.0):
-    """Simulate a low-light capture of an RGB uint8 image.
-
-    exposure: fraction of the light kept (e.g. 0.08); full_well: photo-electrons of a full-scale pixel at
-    the original exposure; read_noise: std of the Gaussian read noise in electrons. Returns RGB uint8.
-    """
-    electrons = srgb_to_linear(img / 255.0) * exposure * full_well
-    noisy = rng.poisson(electrons) + rng.normal(0.0, read_noise, electrons.shape)
-    return np.round(linear_to_srgb(np.clip(noisy / full_well, 0, 1)) * 255).astype(np.uint8)
 
 
 def write_pair(out_dir, name, high, low):
