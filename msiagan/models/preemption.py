@@ -9,6 +9,7 @@ import sys
 from os import path as osp
 
 import torch
+from torch import distributed as dist
 
 from msiagan.utils.distributed import flagged_on_any_process
 from msiagan.utils.errors import TrainingStopped
@@ -33,8 +34,10 @@ class StopOnSignalMixin:
     """
 
     def stop_if_signalled(self, current_iter):
-        requested = torch.tensor([StopRequest.signal_number is not None], device=self.device)
-        if not flagged_on_any_process(requested).item():
+        requested = StopRequest.signal_number is not None
+        if dist.is_available() and dist.is_initialized():  # one process alone reads its flag: no device sync
+            requested = bool(flagged_on_any_process(torch.tensor([requested], device=self.device)).item())
+        if not requested:
             return
         ignore_stop_signals()  # from here to the exit, in every process (torchrun signals those still running)
         epoch = (current_iter - 1) // self.opt['iters_per_epoch']
