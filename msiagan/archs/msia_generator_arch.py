@@ -148,14 +148,14 @@ class MSIAGenerator(nn.Module):
             each down step and after each up step; no parameters added. 'blurred_ae3_up' (our addition): ``blur``
             after AE3's three up steps only, the ones that build what the head reads: enough for flat areas (a
             flat input gives flat maps to every other step, and a stride-2 conv reads a 2-pixel pattern in its
-            input as flat), at a quarter of the blurs' memory traffic. Default: 'strided'.
+            input as flat), at about an eighth of 'blurred''s blur traffic. Default: 'strided'.
         (Parameters and GMAC of each setting, and the tests that check them: docs/differences.md.)
 
     Attributes:
         receptive_radius (int): The local reach: apart from ``global_features``, no output pixel depends on an
             input pixel further away than this, in rows or columns: 18, plus 8 * (2**coarse_blocks - 1), plus
-            BLUR_REACH[resample]. Tiles
-            with this much context, given the whole image's ``global_features``, give the whole image's result.
+            BLUR_REACH[resample]. Tiles with this much context, given the whole image's ``global_features``, give the
+            whole image's result.
             (Without coarse blocks an output pixel sees a window of 20 to 28 pixels, depending on its position
             in the 8-pixel grid, reaching up to 10 pixels one way and 18 the other.)
     """
