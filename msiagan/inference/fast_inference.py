@@ -372,9 +372,9 @@ class FastMSIAGenerator(nn.Module):
         raster = quadtree_to_raster(features, n, h, w, pool.take(n, h, w, features.shape[1], like=features))
         pool.give(features)
         if FEATURES in self.blurred_up_acts:
-            blurred = self.blurred_up_acts[FEATURES](blur(raster.permute(0, 3, 1, 2))).permute(0, 2, 3, 1)
+            blurred = self._blurred_and_activated(FEATURES, raster)
             pool.give(raster)
-            raster = blurred  # (N, H, W, C), contiguous: blur keeps the channels-last layout
+            raster = blurred
         _modulate(raster, n, global_features.get('head'))
         head = self.head_act(self.head_conv(raster.permute(0, 3, 1, 2)))  # channels-last (N, C, H, W)
         pool.give(raster)
@@ -386,9 +386,14 @@ class FastMSIAGenerator(nn.Module):
         level = AE3_UPS[name]
         raster = quadtree_to_raster(m, n, h >> level, w >> level, pool.take(n, h >> level, w >> level, m.shape[1],
                                                                               like=m), level)
-        blurred = self.blurred_up_acts[name](blur(raster.permute(0, 3, 1, 2))).permute(0, 2, 3, 1)
+        blurred = self._blurred_and_activated(name, raster)
         pool.give(raster)
         return raster_to_quadtree(blurred, m, level)
+
+    def _blurred_and_activated(self, name, raster):
+        """raster (N, H, W, C) that AE3's up step ``name`` wrote -> a new (N, H, W, C), contiguous (blur keeps the
+        channels-last layout): blurred, then through the step's activation."""
+        return self.blurred_up_acts[name](blur(raster.permute(0, 3, 1, 2))).permute(0, 2, 3, 1)
 
 
 def _modulate(features, n, modulation):
