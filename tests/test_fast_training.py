@@ -242,6 +242,23 @@ def test_benchmark_prints_both_paths_and_the_speed_up(tmp_path, train_pairs):
     assert re.fullmatch(r'plain \d+\.\d\d Mpx/s, fast \d+\.\d\d Mpx/s, speed-up \d+\.\d\dx', lines[-1]), lines[-1]
 
 
+def test_benchmark_against_a_change_alternates_the_two_fast_paths(tmp_path, train_pairs):
+    opt = tiny_train_options('bench', train_pairs, train_pairs)
+    options = write_options(tmp_path / 'bench.yml', opt)
+    result = subprocess.run([sys.executable, osp.join(REPO, 'scripts', 'benchmarks', 'benchmark_train.py'), '-opt', options,
+                             '--iters', '1', '--warmup', '0', '--threads', '1', '--rounds', '2', '--force_yml',
+                             'network_g:num_feat=8', '--against', 'datasets:train:batch_size_per_gpu=1'],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = result.stdout.splitlines()[3:]
+    assert [line.split(':')[0] for line in lines[:4]] == ['round 1, as given', 'round 1, changed', 'round 2, as given',
+                                                          'round 2, changed']
+    assert all(' 2 x 32x32 a batch, ' in line for line in lines[0:4:2])
+    assert all(' 1 x 32x32 a batch, ' in line for line in lines[1:4:2])  # the change reached the changed path
+    assert re.fullmatch(r'as given \d+\.\d{3} s/it, changed \(datasets:train:batch_size_per_gpu=1\) \d+\.\d{3} s/it: '
+                        r'as given takes \d+\.\d{3}x the time', lines[-1]), lines[-1]
+
+
 def test_benchmark_names_bad_arguments(tmp_path):
     result = subprocess.run([sys.executable, osp.join(REPO, 'scripts', 'benchmarks', 'benchmark_train.py'), '-opt',
                              str(tmp_path / 'missing.yml')], capture_output=True, text=True, timeout=120)
@@ -250,8 +267,8 @@ def test_benchmark_names_bad_arguments(tmp_path):
     assert last.startswith('benchmark_train.py: error: ') and f'{tmp_path}/missing.yml: cannot read' in last
     result = subprocess.run([sys.executable, osp.join(REPO, 'scripts', 'benchmarks', 'benchmark_train.py'), '-opt', 'x.yml',
                              '--iters', '0'], capture_output=True, text=True, timeout=120)
-    assert result.stderr.splitlines()[-1] == ('benchmark_train.py: error: --iters and --threads must be at least 1, '
-                                              '--warmup at least 0')
+    assert result.stderr.splitlines()[-1] == ('benchmark_train.py: error: --iters, --threads and --rounds must be at '
+                                              'least 1, --warmup at least 0')
 
 
 @pytest.mark.parametrize('cache', [None, 'memory', 'device'])

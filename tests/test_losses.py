@@ -1,4 +1,4 @@
-"""MACLoss, SSIMLoss and PSNRLoss against independent computations (NumPy, SciPy, scikit-image, BasicSR's metrics)."""
+"""MACLoss, SSIMLoss, PSNRLoss and GTMeanLoss against independent computations (NumPy, SciPy, scikit-image, BasicSR's metrics)."""
 import numpy as np
 import pytest
 import torch
@@ -6,7 +6,7 @@ from basicsr.metrics.psnr_ssim import calculate_psnr_pt, calculate_ssim_pt
 from scipy.ndimage import uniform_filter
 from skimage.metrics import structural_similarity
 
-from msiagan.losses import MACLoss, PSNRLoss, SSIMLoss
+from msiagan.losses import GTMeanLoss, MACLoss, PSNRLoss, SSIMLoss
 
 
 @pytest.fixture
@@ -98,9 +98,28 @@ def test_psnr_loss_weighs_each_image_by_the_log_of_its_error():
     assert PSNRLoss()(target, target).item() == pytest.approx(-80.0)  # bounded by eps 1e-8
 
 
-@pytest.mark.parametrize('loss', [MACLoss(), SSIMLoss(), PSNRLoss()])
+@pytest.mark.parametrize('loss', [MACLoss(), SSIMLoss(), PSNRLoss(), GTMeanLoss()])
 def test_losses_are_differentiable(images, loss):
     pred, target = images
     pred = pred.clone().requires_grad_()
     loss(pred, target).backward()
     assert torch.isfinite(pred.grad).all() and pred.grad.abs().sum() > 0
+
+
+def grey(img):
+    return (0.299 * img[:, 0] + 0.587 * img[:, 1] + 0.114 * img[:, 2]).mean((1, 2))
+
+
+def test_gt_mean_loss_forgives_a_small_brightness_error_and_not_a_large_one():
+    target = 0.1 + 0.5 * torch.rand(3, 3, 32, 32, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    noise = 0.02 * torch.randn(3, 3, 32, 32, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    pred = (target + noise) * torch.tensor([1.0, 1.03, 0.4], dtype=torch.float64)[:, None, None, None]
+    per_image = [GTMeanLoss(loss_weight=2.0)(pred[i:i + 1], target[i:i + 1]).item() for i in range(3)]
+    plain = [2 * (pred[i] - target[i]).abs().mean().item() for i in range(3)]
+    matched = [2 * ((pred[i] * grey(target[i:i + 1]) / grey(pred[i:i + 1])).clamp(0, 1) - target[i]).abs().mean().item()
+               for i in range(3)]
+    assert per_image[0] == pytest.approx(plain[0], rel=0.05)  # means equal: brightness-matched = plain
+    assert matched[1] < per_image[1] < plain[1]  # 3% brighter: mostly forgiven
+    assert per_image[2] == pytest.approx(plain[2], rel=1e-6)  # 0.4x: plain L1, which teaches the brightness
+    assert GTMeanLoss(loss_weight=2.0)(pred, target).item() == pytest.approx(np.mean(per_image), rel=1e-6)
+    assert GTMeanLoss()(target, target).item() == 0

@@ -8,6 +8,7 @@ from torch.utils import data
 
 from msiagan.utils.errors import InputError
 
+from .exposure_synthesis import ExposureSynthesis
 from .image_io import decode_stored, to_three_channels, to_unit_float
 from .lmdb_envs import SharedLmdbBackend
 from .pair_storage import ArrayPairs, DevicePairs
@@ -51,6 +52,10 @@ class PairedLowLightDataset(data.Dataset):
         lq_frame_flip (bool): With lq_frame, the frame gets its crop's horizontal and vertical flips (not the
             crop's transpose, which would change the frame's size), so that the global features also learn
             mirrored scenes. Default: False (the frame as prepared).
+        exposure_synthesis (dict | None): Inputs made from the references at any darkness, mixed with the
+            dataset's own: per item, the reference itself, a synthesized low-light capture of it, or the dataset's
+            input (options and the model: exposure_synthesis.ExposureSynthesis). With lq_frame the whole frame is
+            synthesized and cropped like the reference; without, only the crop. Default: None (the dataset's own).
 
     Items: {'lq': (3, H, W), 'gt': (3, H, W), 'lq_path', 'gt_path'} (and 'lq_frame' (3, H_frame, W_frame));
     float32 tensors (on the device with ``cache: device``).
@@ -69,6 +74,12 @@ class PairedLowLightDataset(data.Dataset):
         if opt.get('meta_info_file'):
             self.pairs = restrict_to_meta_info(self.pairs, opt['meta_info_file'])
         self.cache = None
+        self.synthesis = None
+        if opt.get('exposure_synthesis') is not None:
+            where = f"datasets: {opt.get('name')}: exposure_synthesis"
+            if opt['phase'] != 'train':
+                raise InputError(f'{where}: makes training inputs; the {opt["phase"]} phase takes its inputs as stored')
+            self.synthesis = ExposureSynthesis(opt['exposure_synthesis'], where)
         if opt.get('lq_frame_flip', False) and not opt.get('lq_frame', False):
             raise InputError(f"datasets: {opt.get('name')}: lq_frame_flip: true flips the whole frames of "
                              f"lq_frame, which is off: set lq_frame: true or drop lq_frame_flip")
@@ -176,10 +187,18 @@ class PairedLowLightDataset(data.Dataset):
             lq, gt = self._prepared_pair(pair)
         item = {'lq_path': pair['lq_path'], 'gt_path': pair['gt_path']}
         if self.opt['phase'] == 'train':
+            source = self.synthesis.choose() if self.synthesis else 'dataset'
+            whole_frame = self.opt.get('lq_frame', False)
+            if source == 'reference':
+                lq = gt
+            elif source == 'synthesized' and whole_frame:
+                lq = self.synthesis.capture(gt)
             frame = lq
             lq, gt, (hflip, vflip, _) = self.storage.random_view(
                 lq, gt, self.opt.get('gt_size'), self.opt.get('use_hflip', False), self.opt.get('use_rot', False),
                 pair['gt_path'])
+            if source == 'synthesized' and not whole_frame:
+                lq = self.synthesis.capture(gt)  # the crop only: noise is per pixel, so it is the same as cropping
             if self.opt.get('lq_frame', False):
                 item['lq_frame'], = self.storage.item_tensors(frame)
                 if self.opt.get('lq_frame_flip', False):

@@ -3,6 +3,8 @@
     python scripts/benchmarks/benchmark_train.py -opt options/lol_gan.yml --force_yml train:generator_chunk=1   # CPU, 2 threads
     python scripts/benchmarks/benchmark_train.py -opt options/lol_gan.yml --device cuda --iters 50
     python scripts/benchmarks/benchmark_train.py -opt options/demo.yml --force_yml datasets:train:dataroot_lq=...
+    python scripts/benchmarks/benchmark_train.py -opt options/train/exposure_lol.yml \
+        --against datasets:train:exposure_synthesis=~   # the fast path with and without a change, alternating
 
 The plain path is the options as they are with every fast option off: BasicSR's DataLoader decoding the files in its
 num_worker_per_gpu workers, float32, no channels_last, no torch.compile. The fast path is the same options with the
@@ -17,6 +19,10 @@ peak RSS of the training process, loader workers not counted); the last line is 
 speed-up Rx``. The first lines name the machine: the CPU model with its bf16 and AMX flags (or the GPU) and the
 precision chosen, with why. Building the datasets (for the fast path: decoding the split) is not timed. On a shared
 machine, compare figures from the same run.
+
+--against KEY=VALUE ... measures the fast path of the options as they are against the fast path with those changes
+(as --force_yml writes them), alternating --rounds times in fresh processes; the last line is the ratio of their
+mean seconds an iteration.
 """
 import argparse
 import copy
@@ -135,8 +141,8 @@ def cpu_line():
 
 
 def benchmark(args):
-    if args.iters < 1 or args.warmup < 0 or args.threads < 1:
-        raise InputError('--iters and --threads must be at least 1, --warmup at least 0')
+    if args.iters < 1 or args.warmup < 0 or args.threads < 1 or args.rounds < 1:
+        raise InputError('--iters, --threads and --rounds must be at least 1, --warmup at least 0')
     if args.device == 'cuda' and not torch.cuda.is_available():
         raise InputError('--device cuda: CUDA is not available on this machine')
     force = ['--force_yml', *args.force_yml] if args.force_yml else []
@@ -154,6 +160,9 @@ def benchmark(args):
     print(f'{source} on {machine}: {args.warmup} warm-up + {args.iters} timed iterations per path')
     print(cpu_line())
     print(f'fast path precision: {chosen}')
+    if args.against:
+        compare_changes(opt, args, precision, compile_networks)
+        return
     speeds = {}
     for path in PATHS:
         opt_path = path_options(opt, path, args.device, precision, compile_networks, args.channels_last == 'on')
@@ -168,10 +177,31 @@ def benchmark(args):
           f"speed-up {speeds['fast'] / speeds['plain']:.2f}x")
 
 
+def compare_changes(opt, args, precision, compile_networks):
+    """The fast path of ``opt`` against the same with ``args.against``'s changes, alternating; prints both."""
+    changed, _ = load_options(['-opt', args.opt, '--force_yml', *args.force_yml, *args.against])
+    variants = {'as given': opt, 'changed': changed}
+    seconds = {name: [] for name in variants}
+    for round_index in range(args.rounds):
+        for name, variant in variants.items():
+            opt_path = path_options(variant, 'fast', args.device, precision, compile_networks,
+                                    args.channels_last == 'on')
+            result = measure_in_new_process(opt_path, args.warmup, args.iters, args.threads)
+            seconds[name].append(1 / result['it_per_s'])
+            print(f"round {round_index + 1}, {name}: {result['crops']} a batch, {seconds[name][-1]:.3f} s/it, "
+                  f"{100 * result['waiting']:.1f}% waiting for data")
+    mean = {name: sum(values) / len(values) for name, values in seconds.items()}
+    print(f"as given {mean['as given']:.3f} s/it, changed ({' '.join(args.against)}) {mean['changed']:.3f} s/it: "
+          f"as given takes {mean['as given'] / mean['changed']:.3f}x the time")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('-opt', required=True, help='training options file')
     parser.add_argument('--force_yml', nargs='+', default=[], help='key:key=value changes, as msiagan/train.py takes')
+    parser.add_argument('--against', nargs='+', default=[], metavar='KEY=VALUE',
+                        help='measure the fast path with and without these changes instead of plain against fast')
+    parser.add_argument('--rounds', type=int, default=2, help='--against: alternations (default: 2)')
     parser.add_argument('--device', choices=('cpu', 'cuda'), default='cuda' if torch.cuda.is_available() else 'cpu',
                         help='default: cuda when available')
     parser.add_argument('--threads', type=int, default=2, help='CPU threads of the training process (default: 2)')
