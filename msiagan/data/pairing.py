@@ -58,6 +58,17 @@ def read_meta_info(meta_info_file):
     return [osp.splitext(word)[0] for word in words]
 
 
+def listed_images(folder, meta_info_file=None):
+    """[(stem, path)] of the images in ``folder`` that ``meta_info_file`` lists (in its order), or of all of them
+    (sorted by stem); a listed stem that is not there is an InputError naming both."""
+    paths = images_by_stem(folder)
+    stems = read_meta_info(meta_info_file) if meta_info_file else sorted(paths)
+    missing = sorted(set(stems) - set(paths))
+    if missing:
+        raise InputError(f'--meta-info {meta_info_file}: {missing[0]} is not in {folder}')
+    return [(stem, paths[stem]) for stem in stems]
+
+
 def lmdb_keys(lmdb_path):
     """Stems of an LMDB made by scripts/data_preparation/create_lmdb.py, checked against the keys it really holds."""
     meta_info = osp.join(lmdb_path, 'meta_info.txt')

@@ -16,7 +16,7 @@ from os import path as osp
 
 import cv2
 
-from msiagan.data.pairing import images_by_stem, read_meta_info
+from msiagan.data.pairing import listed_images
 from msiagan.metrics.exposure import darken_in_linear_light
 from msiagan.utils.entry import run_cli
 from msiagan.utils.errors import InputError
@@ -38,17 +38,13 @@ def write_image(path, img):
 def write_exposure_val(args):
     if args.count < 1 or args.factor <= 0:
         raise InputError('--count takes a whole number of at least 1, --factor a number above 0')
-    paths = images_by_stem(args.src)
-    stems = read_meta_info(args.meta_info) if args.meta_info else sorted(paths)
-    missing = sorted(set(stems) - set(paths))
-    if missing:
-        raise InputError(f'--meta-info {args.meta_info}: {missing[0]} is not in {args.src}')
+    paths = dict(listed_images(args.src, args.meta_info))
     sets = {'references_in': lambda img: img, f'darkened_x{args.factor:g}': lambda img: darken_in_linear_light(
         img, args.factor)}
     for name in sets:
         for role in ('low', 'high'):
             os.makedirs(osp.join(args.out, name, role), exist_ok=True)
-    chosen = evenly_spaced(stems, args.count)
+    chosen = evenly_spaced(paths, args.count)
     for stem in chosen:
         img = cv2.imread(paths[stem], cv2.IMREAD_COLOR)
         if img is None:

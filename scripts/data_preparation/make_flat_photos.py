@@ -16,7 +16,7 @@ from os import path as osp
 
 import cv2
 
-from msiagan.data.pairing import images_by_stem, read_meta_info
+from msiagan.data.pairing import listed_images
 from msiagan.metrics.exposure import darken_in_linear_light
 from msiagan.utils.entry import run_cli
 from msiagan.utils.errors import InputError
@@ -31,21 +31,17 @@ def flat_photo(img, sigma, factor):
 def write_flat_photos(args):
     if args.sigma <= 0 or not args.exposures or min(args.exposures) <= 0:
         raise InputError('--sigma and --exposures take numbers above 0')
-    paths = images_by_stem(args.src)
-    stems = read_meta_info(args.meta_info) if args.meta_info else sorted(paths)
-    missing = sorted(set(stems) - set(paths))
-    if missing:
-        raise InputError(f'--meta-info {args.meta_info}: {missing[0]} is not in {args.src}')
+    images = listed_images(args.src, args.meta_info)
     os.makedirs(args.out, exist_ok=True)
-    for stem in stems:
-        img = cv2.imread(paths[stem], cv2.IMREAD_COLOR)
+    for stem, path in images:
+        img = cv2.imread(path, cv2.IMREAD_COLOR)
         if img is None:
-            raise InputError(f'{paths[stem]}: not a readable image')
+            raise InputError(f'{path}: not a readable image')
         for factor in args.exposures:
             out = osp.join(args.out, f'{stem}_x{factor:g}.png')
             if not cv2.imwrite(out, flat_photo(img, args.sigma, factor)):
                 raise InputError(f'{out}: cannot write')
-    print(f'{args.out}: {len(stems) * len(args.exposures)} flat photos')
+    print(f'{args.out}: {len(images) * len(args.exposures)} flat photos')
 
 
 def main(argv=None):
