@@ -81,10 +81,10 @@ def test_only_training_sets_take_it(tmp_path):
         make_dataset(lq_dir, gt_dir, exposure_synthesis={})
 
 
-def training_set(tmp_path, **synthesis):
+def training_set(tmp_path, cache=None, **synthesis):
     lq_dir, gt_dir = write_pairs(str(tmp_path), ['a'], size=(64, 48))
     return make_dataset(lq_dir, gt_dir, phase='train', gt_size=32, use_hflip=True, use_rot=True, lq_frame=True,
-                        lq_frame_flip=True, exposure_synthesis=synthesis)
+                        lq_frame_flip=True, cache=cache, exposure_synthesis=synthesis)
 
 
 def test_reference_inputs_are_the_reference(tmp_path):
@@ -94,8 +94,9 @@ def test_reference_inputs_are_the_reference(tmp_path):
         assert torch.equal(item['lq'], item['gt'])
 
 
-def test_a_synthesized_frame_is_cropped_with_its_reference(tmp_path):
-    data = training_set(tmp_path, probability=1, reference_probability=0, log2_exposure=-3, full_well=1e6,
+@pytest.mark.parametrize('cache', [None, 'memory', 'device'])
+def test_a_synthesized_frame_is_cropped_with_its_reference(tmp_path, cache):
+    data = training_set(tmp_path, cache, probability=1, reference_probability=0, log2_exposure=-3, full_well=1e6,
                         read_noise=0)
     torch.manual_seed(0)
     for _ in range(6):
