@@ -159,6 +159,9 @@ def test_numbers_that_yaml_reads_as_text_are_named(tmp_path, options, where, key
     with pytest.raises(InputError, match=re.escape("train:optim_d:lr '1e30' is text, not a number, to YAML: write "
                                                    "1.0e+30 (or !!float 1e30)")):
         check(tmp_path, options, '--force_yml', 'train:optim_d:lr=1e30')
+    with pytest.raises(InputError, match=re.escape("train:optim_g:lr '5.0e-05' is text, not a number, to YAML: write "
+                                                   "0.00005 (or !!float 5.0e-05)")):
+        check(tmp_path, options, '--force_yml', 'train:optim_g:lr=5.0e-05')  # BasicSR reads 0.00005 as a number
 
 
 def test_test_runs_need_weights_and_force_yml_is_applied(tmp_path, options):

@@ -14,6 +14,7 @@ import basicsr.data  # noqa: F401
 import basicsr.losses  # noqa: F401
 import basicsr.metrics  # noqa: F401
 import basicsr.models  # noqa: F401
+import numpy as np
 import torch
 from basicsr.utils.registry import ARCH_REGISTRY, DATASET_REGISTRY, LOSS_REGISTRY, METRIC_REGISTRY, MODEL_REGISTRY
 
@@ -190,8 +191,10 @@ class OptionsCheck:
                     number = float(value)
                 except ValueError:
                     continue
-                text = repr(number)
-                if 'e' in text and '.' not in text:  # 1e-07: PyYAML's floats need a dot
+                # a plain decimal where it is short: YAML and --force_yml (BasicSR reads only digits and a dot
+                # there) both take it; else PyYAML's form, which needs a dot (1.0e+30)
+                text = np.format_float_positional(number, trim='-') if 1e-8 <= abs(number) < 1e8 else repr(number)
+                if 'e' in text and '.' not in text:
                     text = text.replace('e', '.0e')
                 self.fail(f"{join(path, key)} {value!r} is text, not a number, to YAML: write {text} "
                           f"(or !!float {value})")
