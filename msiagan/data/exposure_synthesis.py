@@ -11,6 +11,7 @@ Per item, one uniform draw picks the input: the reference (``reference_probabili
 (``probability``), or the dataset's own low-light image (the rest).
 """
 import math
+from functools import lru_cache
 
 import numpy as np
 import torch
@@ -41,6 +42,12 @@ def linear_to_srgb(x):
 UINT8_TO_LINEAR = srgb_to_linear(torch.arange(256, dtype=torch.float32) / 255)
 LINEAR_TO_UINT8 = torch.round(linear_to_srgb(torch.arange(LINEAR_LEVELS + 1, dtype=torch.float64) / LINEAR_LEVELS)
                               * 255).to(torch.uint8)
+
+
+@lru_cache(maxsize=None)
+def lookup_tables(device):
+    """(UINT8_TO_LINEAR, LINEAR_TO_UINT8) on ``device``, copied there once."""
+    return UINT8_TO_LINEAR.to(device), LINEAR_TO_UINT8.to(device)
 
 
 class ExposureSynthesis:
@@ -125,9 +132,9 @@ def synthesize_capture(reference, exposure, full_well, read_noise, generator=Non
         reference = reference.float() / 65535
     if reference.dtype != torch.uint8:
         reference = torch.round(reference.float().clamp(0, 1) * 255).to(torch.uint8)
-    device = reference.device
-    electrons = UINT8_TO_LINEAR.to(device)[reference.long()] * (exposure * full_well)
-    noise = torch.randn(electrons.shape, generator=generator, device=device)
+    to_linear, to_uint8 = lookup_tables(reference.device)
+    electrons = to_linear[reference.long()] * (exposure * full_well)
+    noise = torch.randn(electrons.shape, generator=generator, device=reference.device)
     electrons += noise.mul_(electrons.add(read_noise**2).sqrt_())
     levels = electrons.mul_(LINEAR_LEVELS / full_well).round_().clamp_(0, LINEAR_LEVELS).long()
-    return LINEAR_TO_UINT8.to(device)[levels]
+    return to_uint8[levels]
