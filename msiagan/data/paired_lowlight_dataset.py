@@ -199,7 +199,7 @@ class PairedLowLightDataset(data.Dataset):
                 pair['gt_path'])
             if source == 'synthesized' and not whole_frame:
                 lq = self.synthesis.capture(gt)  # the crop only: noise is per pixel, so it is the same as cropping
-            if self.opt.get('lq_frame', False):
+            if whole_frame:
                 item['lq_frame'], = self.storage.item_tensors(frame)
                 if self.opt.get('lq_frame_flip', False):
                     item['lq_frame'] = flip_and_turn(item['lq_frame'], hflip, vflip, rot90=False)
