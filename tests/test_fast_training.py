@@ -259,6 +259,15 @@ def test_benchmark_against_a_change_alternates_the_two_fast_paths(tmp_path, trai
                         r'as given takes \d+\.\d{3}x the time', lines[-1]), lines[-1]
 
 
+def test_benchmark_against_a_bad_change_is_one_line(tmp_path, train_pairs):
+    options = write_options(tmp_path / 'bench.yml', tiny_train_options('bench', train_pairs, train_pairs))
+    result = subprocess.run([sys.executable, osp.join(REPO, 'scripts', 'benchmarks', 'benchmark_train.py'), '-opt', options,
+                             '--against', 'train:optim_g:lr=1e-4'], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1 and 'Traceback' not in result.stderr
+    assert result.stderr.splitlines()[-1] == (f"benchmark_train.py: error: {options}: train:optim_g:lr '1e-4' is text, "
+                                              "not a number, to YAML: write 0.0001 (or !!float 1e-4)")
+
+
 def test_benchmark_names_bad_arguments(tmp_path):
     result = subprocess.run([sys.executable, osp.join(REPO, 'scripts', 'benchmarks', 'benchmark_train.py'), '-opt',
                              str(tmp_path / 'missing.yml')], capture_output=True, text=True, timeout=120)

@@ -179,7 +179,8 @@ def benchmark(args):
 
 def compare_changes(opt, args, precision, compile_networks):
     """The fast path of ``opt`` against the same with ``args.against``'s changes, alternating; prints both."""
-    changed, _ = load_options(['-opt', args.opt, '--force_yml', *args.force_yml, *args.against])
+    changed, source = load_options(['-opt', args.opt, '--force_yml', *args.force_yml, *args.against])
+    OptionsCheck(source, is_train=True).check(changed)
     variants = {'as given': opt, 'changed': changed}
     seconds = {name: [] for name in variants}
     for round_index in range(args.rounds):
