@@ -68,3 +68,23 @@ def test_float64_weights_are_averaged_without_changing_the_first_checkpoint():
     average = average_checkpoints.average_state_dicts([('a.pth', first), ('b.pth', second)])
     assert torch.equal(average['w'], torch.tensor([2.0, 4.0], dtype=torch.float64))
     assert torch.equal(first['w'], torch.tensor([1.0, 3.0], dtype=torch.float64))
+
+
+def test_weights_interpolate_between_checkpoints_and_are_divided_by_their_sum(tmp_path):
+    paths, nets = checkpoints(tmp_path, 2)
+    out = tmp_path / 'interpolated.pth'
+    assert run_script(average_checkpoints, *paths, '--param-key', 'params', '--weights', '3', '1', '--out', out) is None
+    interpolated = torch.load(out, weights_only=True)['params']
+    for key, tensor in interpolated.items():
+        expected = 0.75 * nets[0].state_dict()[key].double() + 0.25 * nets[1].state_dict()[key].double()
+        assert torch.allclose(tensor.double(), expected, atol=1e-7), key
+
+
+@pytest.mark.parametrize('weights, error', [(['1'], '1 numbers for 2 checkpoints'), (['1', '-1'], 'non-negative'),
+                                            (['0', '0'], 'not all 0')])
+def test_bad_weights_are_named_and_nothing_is_written(tmp_path, weights, error):
+    paths, _ = checkpoints(tmp_path, 2)
+    out = tmp_path / 'interpolated.pth'
+    message = run_script(average_checkpoints, *paths, '--weights', *weights, '--out', out)
+    assert message.startswith('average_checkpoints.py: error: --weights') and error in message
+    assert not out.exists()

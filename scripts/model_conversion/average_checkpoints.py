@@ -1,11 +1,15 @@
-"""Average the generator weights of several checkpoints of one run (uniform weight averaging, as in SWA).
+"""Average the generator weights of several checkpoints (uniform weight averaging of one run, as in SWA; or, with
+--weights, a weighted mean such as an interpolation between two fine-tunings of one model, as in WiSE-FT).
 
     python scripts/model_conversion/average_checkpoints.py experiments/MSIAGAN_LOLv1_recommended_restart2/models/net_g_{5000..11000..500}.pth \\
         --out experiments/MSIAGAN_LOLv1_recommended_restart2/models/net_g_average.pth
+    python scripts/model_conversion/average_checkpoints.py msiagan/weights/msiagan_lol_v1.pth \\
+        experiments/MSIAGAN_LOLv1_exposure_p02/models/net_g_5000.pth --weights 0.5 0.5 --out interpolated.pth
 
 writes {'params': the mean of each checkpoint's params_ema, else params (--param-key chooses)}, a checkpoint that
 scripts/metrics/compare.py, msiagan/test.py and scripts/model_conversion/export_weights.py read like any other. Floating-point tensors are
-averaged in float64 and stored in their own dtype; integer ones (counters) must agree. The checkpoints must hold
+averaged in float64 and stored in their own dtype; integer ones (counters) must agree. --weights, one non-negative
+number a checkpoint, are divided by their sum. The checkpoints must hold
 the same tensors with the same shapes; the first that does not is named. Choose the average, as any checkpoint,
 on the val split.
 """
@@ -21,13 +25,16 @@ from msiagan.utils.weights import add_param_key_argument, read_weights
 from msiagan.utils.writing import atomic_save
 
 
-def average_state_dicts(named_state_dicts):
-    """The uniform mean of [(file name, state dict), ...]; a file whose tensors differ from the first's is named."""
+def average_state_dicts(named_state_dicts, weights=None):
+    """The mean of [(file name, state dict), ...], uniform or weighted by ``weights`` (one a state dict, summing to 1);
+    a file whose tensors differ from the first's is named."""
+    count = len(named_state_dicts)
+    weights = [1 / count] * count if weights is None else weights
     (first_name, first), rest = named_state_dicts[0], named_state_dicts[1:]
-    # a copy even of float64 tensors, which .double() would return as they are: the sums must not alias the input
-    sums = {key: tensor.to(torch.float64, copy=True) if tensor.is_floating_point() else tensor
+    # a new tensor even for float64 ones, which .double() would return as they are: the sums must not alias the input
+    sums = {key: tensor.double() * weights[0] if tensor.is_floating_point() else tensor
             for key, tensor in first.items()}
-    for name, state_dict in rest:
+    for (name, state_dict), weight in zip(rest, weights[1:]):
         if state_dict.keys() != first.keys():
             differing = sorted(state_dict.keys() ^ first.keys())
             raise InputError(f'{name}: its tensors differ from those of {first_name} (e.g. {differing[0]})')
@@ -35,22 +42,34 @@ def average_state_dicts(named_state_dicts):
             if tensor.shape != first[key].shape:
                 raise InputError(f'{name}: {key} is {tuple(tensor.shape)}, in {first_name} {tuple(first[key].shape)}')
             if tensor.is_floating_point():
-                sums[key] += tensor.double()
+                sums[key] += tensor.double() * weight
             elif not torch.equal(tensor, first[key]):
                 raise InputError(f'{name}: {key} (integer) differs from {first_name}\'s; cannot average it')
-    count = len(named_state_dicts)
-    return {key: (total / count).to(first[key].dtype) if first[key].is_floating_point() else total
+    return {key: total.to(first[key].dtype) if first[key].is_floating_point() else total
             for key, total in sums.items()}
 
 
-def average_checkpoints(checkpoints, out, param_key=None):
-    """Write the average of ``checkpoints`` (paths) to ``out`` as {'params': ...}; returns the keys read."""
+def normalized_weights(weights, count):
+    """``weights`` (one a checkpoint, non-negative, not all 0) divided by their sum; None stays None (uniform)."""
+    if weights is None:
+        return None
+    if len(weights) != count:
+        raise InputError(f'--weights: {len(weights)} numbers for {count} checkpoints; give one a checkpoint')
+    if min(weights) < 0 or sum(weights) <= 0:
+        raise InputError(f'--weights: {" ".join(map(str, weights))}: give non-negative numbers, not all 0')
+    return [weight / sum(weights) for weight in weights]
+
+
+def average_checkpoints(checkpoints, out, param_key=None, weights=None):
+    """Write the (``weights``-weighted) average of ``checkpoints`` (paths) to ``out`` as {'params': ...}; returns the
+    keys read."""
     if len(checkpoints) < 2:
         raise InputError(f'give at least two checkpoints to average (got {len(checkpoints)})')
+    weights = normalized_weights(weights, len(checkpoints))
     if osp.abspath(out) in {osp.abspath(path) for path in checkpoints}:
         raise InputError(f'--out {out}: is one of the checkpoints to average; write elsewhere')
     read = [(path, read_weights(path, param_key)) for path in checkpoints]
-    average = average_state_dicts([(path, state_dict) for path, (_, state_dict) in read])
+    average = average_state_dicts([(path, state_dict) for path, (_, state_dict) in read], weights)
     os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
     atomic_save({'params': average}, out)
     return [key for _, (key, _) in read]
@@ -60,6 +79,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('checkpoints', nargs='+', help='net_g_*.pth of one run (or bare generator state dicts)')
     parser.add_argument('--out', required=True, help='checkpoint to write (.pth)')
+    parser.add_argument('--weights', type=float, nargs='+', metavar='W',
+                        help='one non-negative weight a checkpoint, divided by their sum (default: all equal)')
     add_param_key_argument(parser, 'each checkpoint')
     parser.add_argument('--debug', action='store_true', help='show the traceback of an input error')
     args = parser.parse_args(argv)
@@ -67,8 +88,9 @@ def main(argv=None):
 
 
 def report(args):
-    keys = average_checkpoints(args.checkpoints, args.out, args.param_key)
-    print(f'{args.out}: the average of {len(keys)} checkpoints\' {", ".join(sorted(set(map(str, keys))))}')
+    keys = average_checkpoints(args.checkpoints, args.out, args.param_key, args.weights)
+    weighting = '' if args.weights is None else f' weighted {" ".join(map(str, args.weights))}'
+    print(f'{args.out}: the average of {len(keys)} checkpoints\' {", ".join(sorted(set(map(str, keys))))}{weighting}')
 
 
 if __name__ == '__main__':
