@@ -30,11 +30,21 @@ STAGES = {
         'path:pretrain_network_g=experiments/MSIAGAN_LOLv1_shipped_3_frame_flip/models/net_g_3500.pth',
         'network_g:resample=blurred_ae3_up', 'datasets:train:lq_frame_flip=true', 'train:optim_g:lr=0.0001',
         'train:total_iter=6000', 'train:scheduler:periods=[6000]', 'train:scheduler:restart_weights=[1]']),
+    '5_exposure.yml': ('options/train/exposure_lol.yml', [
+        'path:pretrain_network_g=experiments/MSIAGAN_LOLv1_shipped_4_grid_free/models/net_g_3500.pth',
+        'datasets:train:exposure_synthesis:probability=0.2',
+        'datasets:train:exposure_synthesis:reference_probability=0.05']),
+    '6_exposure_restart.yml': ('options/train/exposure_lol.yml', [
+        'path:pretrain_network_g=experiments/MSIAGAN_LOLv1_shipped_5_exposure/models/net_g_6000.pth',
+        'datasets:train:exposure_synthesis:probability=0.2',
+        'datasets:train:exposure_synthesis:reference_probability=0.05', 'train:optim_g:lr=0.00005']),
 }
 NAMES = {'1_content.yml': 'MSIAGAN_LOLv1_shipped_1_content',
          '2_warm_restart.yml': 'MSIAGAN_LOLv1_shipped_2_warm_restart',
          '3_frame_flip.yml': 'MSIAGAN_LOLv1_shipped_3_frame_flip',
-         '4_grid_free.yml': 'MSIAGAN_LOLv1_shipped_4_grid_free'}
+         '4_grid_free.yml': 'MSIAGAN_LOLv1_shipped_4_grid_free',
+         '5_exposure.yml': 'MSIAGAN_LOLv1_shipped_5_exposure',
+         '6_exposure_restart.yml': 'MSIAGAN_LOLv1_shipped_6_exposure_restart'}
 
 
 def load(path):
@@ -55,7 +65,7 @@ def force_yml(opt, entries):
     return opt
 
 
-def test_the_recipe_is_four_stage_files():
+def test_the_recipe_is_six_stage_files():
     assert sorted(f for f in os.listdir(osp.join(REPO, STAGES_DIR)) if f.endswith('.yml')) == sorted(STAGES)
 
 
@@ -72,7 +82,8 @@ def test_stage_is_its_base_file_plus_the_recorded_overrides(stage):
     assert actual['train']['ema_decay'] == 0  # so the checkpoints hold params only, all a warm restart reads
 
 
-@pytest.mark.parametrize('stage', ['2_warm_restart.yml', '3_frame_flip.yml', '4_grid_free.yml'])
+@pytest.mark.parametrize('stage', ['2_warm_restart.yml', '3_frame_flip.yml', '4_grid_free.yml', '5_exposure.yml',
+                                   '6_exposure_restart.yml'])
 def test_each_stage_starts_from_a_checkpoint_the_previous_stage_saves(stage):
     previous = sorted(STAGES)[sorted(STAGES).index(stage) - 1]
     previous_opt = load(osp.join(STAGES_DIR, previous))
