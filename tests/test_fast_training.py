@@ -106,10 +106,24 @@ def test_fast_path_in_float32_trains_as_the_plain_path(tmp_path, train_pairs):
     for step, (plain_log, fast_log) in enumerate(zip(plain_logs, fast_logs), 1):
         for name, value in plain_log.items():
             assert fast_log[name] == pytest.approx(value, rel=1e-5, abs=1e-6), (step, name)
-    for net in ('net_g', 'net_d', 'net_g_ema'):  # to 1e-5: D's conv biases before BatchNorm get only rounding noise
+    for net in ('net_g', 'net_d', 'net_g_ema'):
+        noise = rounding_noise_only(getattr(plain, net))
         for (name, value), fast_value in zip(getattr(plain, net).state_dict().items(),
                                              getattr(fast, net).state_dict().values()):
-            torch.testing.assert_close(fast_value, value, rtol=1e-5, atol=1e-5, msg=f'{net} {name}')
+            atol = 1e-4 if name in noise else 1e-5
+            torch.testing.assert_close(fast_value, value, rtol=1e-5, atol=atol, msg=f'{net} {name}')
+
+
+def rounding_noise_only(net):
+    """Names of the state of ``net`` that only rounding noise moves: the bias of a conv that a BatchNorm follows (the
+    normalization removes it, so its gradient is rounding noise, whose sign differs with the thread count) and that
+    BatchNorm's running mean, which tracks it. Such biases start at 0 and stay within about 1e-5."""
+    modules = list(net.named_modules())
+    names = set()
+    for (name, module), (next_name, next_module) in zip(modules, modules[1:]):
+        if isinstance(module, torch.nn.Conv2d) and isinstance(next_module, torch.nn.BatchNorm2d):
+            names |= {f'{name}.bias', f'{next_name}.running_mean'}
+    return names
 
 
 def test_bf16_losses_stay_close_to_float32(tmp_path, train_pairs):
