@@ -18,7 +18,7 @@ from msiagan.metrics.exposure import highlight, linear_mean
 from msiagan.utils.errors import InputError
 
 RANGE = {'pairs': 3, 'input_mean': {'p2': 0.001, 'p98': 0.02}, 'reference_mean': {'p10': 0.1},
-         'reference_highlight': {'p10': 0.5}}
+         'reference_highlight': {'p25': 0.5}}
 TRAINED = ExposureRange(0.001, 0.02, 0.1, 0.5)
 
 
@@ -165,6 +165,18 @@ def test_a_bad_range_is_named_with_its_file(model_with_range, tmp_path):
             Enhancer(weights)
 
 
+def test_a_range_written_before_the_25th_highlight_percentile_asks_for_a_new_one(model_with_range, tmp_path):
+    """Blocks written by an earlier exposure_stats.py hold reference_highlight p10 but no p25: refused, never read
+    with another percentile in its place."""
+    weights, _ = model_with_range
+    options = yaml.safe_load((tmp_path / 'net.yml').read_text())
+    (tmp_path / 'net.yml').write_text(yaml.safe_dump({**options, 'exposure_range': {
+        **RANGE, 'reference_highlight': {'p10': 0.4, 'p50': 0.7}}}))
+    with pytest.raises(InputError, match=f'^{tmp_path / "net.yml"}: exposure_range .*run exposure_stats.py '
+                                         '--write-range again'):
+        Enhancer(weights)
+
+
 @pytest.mark.parametrize('value, message', [('9', "argument --exposure: 9: must be from -4 to 4 stops"),
                                             ('bright', "argument --exposure: 'bright' is not a number of stops")])
 def test_bad_exposure_values_are_named(model_with_range, tmp_path, capsys, value, message):
@@ -189,8 +201,8 @@ def test_write_range_measures_the_pairs_and_replaces_the_block(tmp_path, monkeyp
     highs = [cv2.imread(str(tmp_path / 'data' / 'high' / f'{stem}.png')) for stem in 'abc']
     assert block['pairs'] == 3
     assert block['input_mean']['p98'] == pytest.approx(np.percentile([linear_mean(img) for img in lows], 98), rel=1e-3)
-    assert block['reference_highlight']['p10'] == pytest.approx(
-        np.percentile([highlight(img) for img in highs], 10), rel=1e-3)
+    assert block['reference_highlight']['p25'] == pytest.approx(
+        np.percentile([highlight(img) for img in highs], 25), rel=1e-3)
     assert math.isclose(block['reference_mean']['p50'], np.median([linear_mean(img) for img in highs]), rel_tol=1e-3)
     assert ExposureRange.beside(str(tmp_path / 'net.pth')) == ExposureRange.from_options(block, 'net.yml')
 

@@ -9,7 +9,7 @@ photo that is already well exposed, it blows it out. ``ExposureControl`` wraps t
    training inputs' 98th percentile), takes the photo's own for photos as bright as the training references (their
    10th percentile) and above, and blends the two in between (log-linear, smoothstep: no jump anywhere). The photo's
    own exposure is its linear mean, lifted where its highlights show headroom: a photo whose brightest channel's
-   99th percentile stays below that of the training references (their 10th percentile) was shot darker than it
+   99th percentile stays below that of most training references (their 25th percentile) was shot darker than it
    could have been, by about that ratio (at most HEADROOM_GAIN_MAX). This tells a dim scene shot well (highlights
    near white) from a bright scene shot dark (highlights far below white), which the mean alone cannot.
 3. **--exposure EV**: the result brighter or darker by EV stops in linear light (``scale_exposure``: highlights
@@ -43,7 +43,9 @@ class ExposureRange:
     Attributes:
         input_low, input_high: the 2nd and 98th percentiles of the training inputs' linear means.
         reference_low: the 10th percentile of the training references' linear means.
-        reference_highlight: the 10th percentile of the training references' highlights (``highlight``).
+        reference_highlight: the 25th percentile of the training references' highlights (``highlight``): a photo
+            whose highlights stay below it is read as shot darker than it could have been (the percentile chosen
+            on LOL-v1's val: docs/enhancing.md#exposure).
     """
     input_low: float
     input_high: float
@@ -55,10 +57,12 @@ class ExposureRange:
         """From the ``exposure_range`` block that exposure_stats.py --write-range writes; ``source`` names the file."""
         try:
             values = cls(float(block['input_mean']['p2']), float(block['input_mean']['p98']),
-                         float(block['reference_mean']['p10']), float(block['reference_highlight']['p10']))
+                         float(block['reference_mean']['p10']), float(block['reference_highlight']['p25']))
         except (KeyError, TypeError, ValueError):
             raise InputError(f'{source}: {RANGE_KEY} is not as exposure_stats.py --write-range writes it '
-                             '(input_mean p2 and p98, reference_mean p10, reference_highlight p10)') from None
+                             '(input_mean p2 and p98, reference_mean p10, reference_highlight p25; a block written '
+                             'before reference_highlight p25 existed: run exposure_stats.py --write-range again)'
+                             ) from None
         if not 0 < values.input_low <= values.input_high < values.reference_low <= 1 or \
                 not 0 < values.reference_highlight <= 1:
             raise InputError(f'{source}: {RANGE_KEY} {values}: needs 0 < input p2 <= input p98 < reference p10 <= 1 '

@@ -56,7 +56,7 @@ from msiagan.utils.errors import InputError
 
 MAX_PSNR = 100.0  # dB
 RIDGE = 1.0  # fixed, not tuned on the split scored: light against the 460 training pairs of LOL-v1
-RANGE_PERCENTILES = (2, 5, 10, 50, 90, 95, 98)
+RANGE_PERCENTILES = (2, 5, 10, 25, 50, 90, 95, 98)
 RANGE_BLOCK = re.compile(r'^exposure_range:.*?(?=^\S|\Z)', re.MULTILINE | re.DOTALL)  # up to the next top-level key
 
 
