@@ -3,6 +3,7 @@
 in tiles and through the command line; bad files named in one line."""
 import contextlib
 import io
+import json
 import os
 import subprocess
 import sys
@@ -150,6 +151,20 @@ def test_enhance_onnx_handles_exposure_from_the_range_in_the_file(shipped_export
     assert 'no exposure_range' not in capsys.readouterr().err
     default, alone = (cv2.imread(str(tmp_path / out / 'bright.png')).astype(int) for out in ('default', 'alone'))
     assert np.abs(default - alone).mean() > 20  # a well-exposed photo keeps its exposure, not the generator's
+
+
+def test_an_export_with_a_range_from_before_the_25th_highlight_percentile_is_named(shipped_export, tmp_path):
+    """An export made before exposure_stats.py wrote reference_highlight p25: refused, with what to do."""
+    model = onnx.load(shipped_export[0])
+    for prop in model.metadata_props:
+        if prop.key == 'exposure_range':
+            block = json.loads(prop.value)
+            del block['reference_highlight']['p25']
+            prop.value = json.dumps(block)
+    old = tmp_path / 'old.onnx'
+    onnx.save(model, str(old))
+    with pytest.raises(InputError, match=f'^{old}: exposure_range .*then export_onnx.py again for an ONNX file'):
+        OnnxGenerator(str(old))
 
 
 def test_export_script_reports_the_graph_and_its_parity(shipped_export):

@@ -61,8 +61,8 @@ class ExposureRange:
         except (KeyError, TypeError, ValueError):
             raise InputError(f'{source}: {RANGE_KEY} is not as exposure_stats.py --write-range writes it '
                              '(input_mean p2 and p98, reference_mean p10, reference_highlight p25; a block written '
-                             'before reference_highlight p25 existed: run exposure_stats.py --write-range again)'
-                             ) from None
+                             'before reference_highlight p25 existed: run exposure_stats.py --write-range again, '
+                             'then export_onnx.py again for an ONNX file)') from None
         if not 0 < values.input_low <= values.input_high < values.reference_low <= 1 or \
                 not 0 < values.reference_highlight <= 1:
             raise InputError(f'{source}: {RANGE_KEY} {values}: needs 0 < input p2 <= input p98 < reference p10 <= 1 '

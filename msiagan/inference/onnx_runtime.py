@@ -72,6 +72,8 @@ class OnnxGenerator:
                 self.receptive_radius = int(metadata['receptive_radius'])
             self.exposure_range = (ExposureRange.from_options(json.loads(metadata['exposure_range']), path)
                                    if 'exposure_range' in metadata else None)
+        except InputError:  # a ValueError too, but already one line that names the file
+            raise
         except ValueError as error:  # json.JSONDecodeError too
             raise InputError(f'{path}: its metadata cannot be read ({type(error).__name__}: {error})') from None
         options = onnxruntime.SessionOptions()
