@@ -205,6 +205,7 @@ def test_write_range_measures_the_pairs_and_replaces_the_block(tmp_path, monkeyp
         np.percentile([highlight(img) for img in highs], 25), rel=1e-3)
     assert math.isclose(block['reference_mean']['p50'], np.median([linear_mean(img) for img in highs]), rel_tol=1e-3)
     assert ExposureRange.beside(str(tmp_path / 'net.pth')) == ExposureRange.from_options(block, 'net.yml')
+    assert ExposureRange.from_options(block, 'net.yml').reference_highlight == block['reference_highlight']['p25']
 
 
 def test_benchmark_exposure_prints_both_paths_side_by_side(model_with_range, capsys):
