@@ -70,12 +70,10 @@ class OnnxGenerator:
         try:
             if 'receptive_radius' in metadata:  # a generator without one (UNetGenerator) gets tile_context's default
                 self.receptive_radius = int(metadata['receptive_radius'])
-            self.exposure_range = (ExposureRange.from_options(json.loads(metadata['exposure_range']), path)
-                                   if 'exposure_range' in metadata else None)
-        except InputError:  # a ValueError too, but already one line that names the file
-            raise
+            range_block = json.loads(metadata['exposure_range']) if 'exposure_range' in metadata else None
         except ValueError as error:  # json.JSONDecodeError too
             raise InputError(f'{path}: its metadata cannot be read ({type(error).__name__}: {error})') from None
+        self.exposure_range = None if range_block is None else ExposureRange.from_options(range_block, path)
         options = onnxruntime.SessionOptions()
         options.log_severity_level = 3  # errors only: not the warning that global_features's default can be fed
         if threads:
