@@ -92,11 +92,11 @@ def unit_scale(net):
 
 
 def wake_global_parts(net):
-    """Give the zero-initialised last layers of net's global parts (global_context, global_branch) random weights,
-    so that what the whole image sets shows in the output."""
+    """Give the zero-initialised last layers of net's global parts (global_context, global_branch,
+    exposure_condition) random weights, so that what the whole image sets, and a given exposure, show in the output."""
     seeded = torch.Generator().manual_seed(1)  # leaves the global random state alone
     with torch.no_grad():
-        for part in (net.context, net.global_branch):
+        for part in (net.context, net.global_branch, getattr(net, 'exposure_condition', None)):
             if part is not None:
                 part.mlp[-1].weight.normal_(0, part.mlp[-1].in_features ** -0.5, generator=seeded)
                 part.mlp[-1].bias.uniform_(-0.1, 0.1, generator=seeded)

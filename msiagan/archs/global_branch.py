@@ -93,16 +93,42 @@ def _windowed_mean(x, dim, size, taps):
     return total / (end - start).to(x.dtype).view(shape)
 
 
-def whole_image_modulations(x, modules):
-    """The modulations of ``modules`` (those not None, in order) for the whole image x, one (scale, shift) per place.
+class ExposureCondition(nn.Module):
+    """The exposure an output should have, given on purpose: per-channel scales and shifts from a target exposure.
 
-    Two at one place are applied one after the other: (f * s1 + b1) * s2 + b2 = f * (s1 s2) + (b1 s2 + b2).
+    ``forward(x, exposure)`` maps the log of ``exposure`` (N,), the target linear mean of the output
+    (msiagan.metrics.exposure: the mean of v ** 2.2 over pixels and channels), with ``ImageContext.statistics(x)`` of
+    the whole input x (N, C, H, W), through a two-layer MLP to {'coarse': (scale, shift), 'head': (scale, shift)},
+    F channels each. It reads the input's statistics so that it can learn the gain from the input to the target.
+    Its last layer starts at zero, so a generator given it starts out ignoring the target.
     """
+
+    def __init__(self, num_in_ch, num_feat):
+        super().__init__()
+        self.mlp = nn.Sequential(nn.Linear(1 + 2 * num_in_ch, 2 * num_feat), nn.LeakyReLU(0.2),
+                                 nn.Linear(2 * num_feat, 4 * num_feat))
+        nn.init.zeros_(self.mlp[-1].weight)
+        nn.init.zeros_(self.mlp[-1].bias)
+
+    def forward(self, x, exposure):
+        target = torch.log(torch.as_tensor(exposure, dtype=x.dtype, device=x.device).clamp(min=1e-6))
+        target = target.reshape(-1, 1).expand(x.shape[0], 1)
+        coarse_scale, coarse_shift, head_scale, head_shift = self.mlp(
+            torch.cat([target, ImageContext.statistics(x)], 1))[..., None, None].chunk(4, dim=1)
+        return {'coarse': (1 + coarse_scale, coarse_shift), 'head': (1 + head_scale, head_shift)}
+
+
+def whole_image_modulations(x, modules):
+    """The modulations of ``modules`` (those not None, in order) for the whole image x, one (scale, shift) per place."""
+    return combined_modulations([module(x) for module in modules if module is not None])
+
+
+def combined_modulations(modulations):
+    """Several {place: (scale, shift)} (a list, in order) as one: two at one place are applied one after the other,
+    (f * s1 + b1) * s2 + b2 = f * (s1 s2) + (b1 s2 + b2)."""
     combined = {}
-    for module in modules:
-        if module is None:
-            continue
-        for place, (scale, shift) in module(x).items():
+    for modulation in modulations:
+        for place, (scale, shift) in modulation.items():
             if place in combined:
                 first_scale, first_shift = combined[place]
                 scale, shift = first_scale * scale, first_shift * scale + shift

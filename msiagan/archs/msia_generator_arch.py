@@ -13,7 +13,7 @@ from msiagan.utils.errors import InputError
 
 from .arch_util import make_activation, pad_to_multiple
 from .coarse_blocks import DilatedResidualBlock
-from .global_branch import GlobalBranch, ImageContext, modulate, whole_image_modulations
+from .global_branch import ExposureCondition, GlobalBranch, ImageContext, combined_modulations, modulate
 
 
 def _stem(in_ch, out_ch, act):
@@ -149,6 +149,9 @@ class MSIAGenerator(nn.Module):
             after AE3's three up steps only, the ones that build what the head reads: enough for flat areas (a
             flat input gives flat maps to every other step, and a stride-2 conv reads a 2-pixel pattern in its
             input as flat), at about an eighth of 'blurred''s blur traffic. Default: 'strided'.
+        exposure_condition (bool): Also take, on purpose, the exposure the output should have (``forward``'s
+            ``exposure``): an ``ExposureCondition`` scales and shifts AE3's 1/8-scale features and the head's input
+            from it (our addition). Without an exposure, the generator chooses its own. Default: False (paper).
         (Parameters and GMAC of each setting, and the tests that check them: docs/differences.md.)
 
     Attributes:
@@ -161,7 +164,7 @@ class MSIAGenerator(nn.Module):
     """
 
     def __init__(self, num_in_ch=3, num_out_ch=3, num_feat=64, act='none', global_context=False, coarse_blocks=0,
-                 global_branch=False, resample='strided'):
+                 global_branch=False, resample='strided', exposure_condition=False):
         super().__init__()
         if resample not in RESAMPLES:
             raise InputError(f"network_g: resample '{resample}' is not one of {list(RESAMPLES)}")
@@ -176,22 +179,33 @@ class MSIAGenerator(nn.Module):
         self.conv_last = nn.Conv2d(num_feat, num_out_ch, 1)
         self.context = ImageContext(num_in_ch, num_feat) if global_context else None
         self.global_branch = GlobalBranch(num_in_ch, num_feat) if global_branch else None
+        self.exposure_condition = ExposureCondition(num_in_ch, num_feat) if exposure_condition else None
         self.coarse = nn.Sequential(*[DilatedResidualBlock(num_feat, 2**i, act) for i in range(coarse_blocks)])
         self.receptive_radius = 18 + 8 * (2**coarse_blocks - 1) + BLUR_REACH[resample]
 
-    def global_features(self, x):
+    def global_features(self, x, exposure=None):
         """What the whole image x (N, num_in_ch, H, W) sets: {place: (scale, shift)}, (N, num_feat, 1, 1) each, of
-        ``global_context`` and ``global_branch`` (see msiagan.archs.global_branch); empty without them."""
-        return whole_image_modulations(x, [self.context, self.global_branch])
+        ``global_context`` and ``global_branch`` (see msiagan.archs.global_branch), and, given ``exposure`` (N,) or
+        a number (the output's target linear mean), of ``exposure_condition``; empty without them."""
+        modulations = [module(x) for module in (self.context, self.global_branch) if module is not None]
+        if exposure is not None:
+            if self.exposure_condition is None:
+                raise InputError('network_g: an exposure was given to an MSIAGenerator without exposure_condition')
+            modulations.append(self.exposure_condition(x, exposure))
+        return combined_modulations(modulations)
 
-    def forward(self, x, global_features=None):
+    def forward(self, x, global_features=None, exposure=None):
         """x: (N, num_in_ch, H, W), [0, 1] -> (N, num_out_ch, H, W).
 
         global_features: ``global_features`` of the whole image when x is a tile of it (default: of x).
+        exposure: the output's target linear mean, (N,) or a number (``exposure_condition``); default: the
+            generator's own choice. With ``global_features``, give it to ``global_features`` instead.
         """
         height, width = x.shape[-2:]
         if global_features is None:
-            global_features = self.global_features(x)
+            global_features = self.global_features(x, exposure)
+        elif exposure is not None:
+            raise InputError('MSIAGenerator: give the exposure to global_features, not beside its result')
         x = pad_to_multiple(x, 8)
         enc1, dec1 = self.ae1(x)
         enc2, dec2 = self.ae2(x)

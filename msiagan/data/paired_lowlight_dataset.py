@@ -6,6 +6,7 @@ from basicsr.utils import FileClient, get_root_logger
 from basicsr.utils.registry import DATASET_REGISTRY
 from torch.utils import data
 
+from msiagan.metrics.exposure import GAMMA
 from msiagan.utils.errors import InputError
 
 from .exposure_synthesis import ExposureSynthesis
@@ -58,7 +59,9 @@ class PairedLowLightDataset(data.Dataset):
             synthesized and cropped like the reference; without, only the crop. Default: None (the dataset's own).
 
     Items: {'lq': (3, H, W), 'gt': (3, H, W), 'lq_path', 'gt_path'} (and 'lq_frame' (3, H_frame, W_frame));
-    float32 tensors (on the device with ``cache: device``).
+    float32 tensors (on the device with ``cache: device``). Training items also carry 'gt_exposure', the whole
+    reference's exposure (its linear mean, msiagan.metrics.exposure), what a generator with an exposure condition
+    is asked for (MSIAGANModel's train:exposure_given).
     """
 
     def __init__(self, opt):
@@ -74,6 +77,7 @@ class PairedLowLightDataset(data.Dataset):
         if opt.get('meta_info_file'):
             self.pairs = restrict_to_meta_info(self.pairs, opt['meta_info_file'])
         self.cache = None
+        self.reference_exposures = {}  # index -> the whole reference's linear mean, computed once
         self.synthesis = None
         if opt.get('exposure_synthesis') is not None:
             where = f"datasets: {opt.get('name')}: exposure_synthesis"
@@ -187,6 +191,10 @@ class PairedLowLightDataset(data.Dataset):
             lq, gt = self._prepared_pair(pair)
         item = {'lq_path': pair['lq_path'], 'gt_path': pair['gt_path']}
         if self.opt['phase'] == 'train':
+            if index not in self.reference_exposures:
+                whole_reference, = self.storage.item_tensors(gt)
+                self.reference_exposures[index] = float((whole_reference.clamp(0, 1)**GAMMA).mean())
+            item['gt_exposure'] = self.reference_exposures[index]
             source = self.synthesis.choose() if self.synthesis else 'dataset'
             whole_frame = self.opt.get('lq_frame', False)
             if source == 'reference':

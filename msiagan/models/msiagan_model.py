@@ -7,6 +7,7 @@ from basicsr.models.srgan_model import SRGANModel
 from basicsr.utils import get_root_logger
 from basicsr.utils.registry import MODEL_REGISTRY
 
+from msiagan.metrics.exposure import GAMMA
 from msiagan.utils.distributed import flagged_on_any_process
 from msiagan.utils.errors import InputError, TrainingError
 from msiagan.utils.weights import LOAD_ERRORS, unreadable_weights
@@ -39,6 +40,11 @@ class MSIAGANModel(FastTrainingMixin, StopOnSignalMixin, TensorboardImagesMixin,
         skip_nonfinite (bool): True: a NaN or infinite loss skips the update it belongs to (a G loss: the whole
             step), with a warning. False: it stops training with a one-line error naming the iteration and the
             loss, before any update or save. Default: False.
+        exposure_given_probability (float): For a generator with an exposure condition (MSIAGenerator's
+            exposure_condition): the share of training steps whose whole batch is asked for its references'
+            exposures ('gt_exposure'); the other steps leave the exposure to the generator. Default: 0.
+    Options of a validation dataset besides its own: exposure_given: reference — each image is enhanced at its
+    reference's exposure (its linear mean) through the exposure condition, rather than at the generator's own.
         channels_last, mixed_precision, compile, generator_chunk: training speed (msiagan.models.fast_training).
     Distributed (msiagan.models.distributed_mixin) on GPUs and CPUs; checkpoints written atomically
     (msiagan.models.atomic_checkpoint); SIGTERM and SIGUSR1 stop it after a step with a checkpoint
@@ -71,6 +77,17 @@ class MSIAGANModel(FastTrainingMixin, StopOnSignalMixin, TensorboardImagesMixin,
         self.reads_frames = self.opt.get('datasets', {}).get('train', {}).get('lq_frame', False)
         if self.reads_frames:
             self.check_generator_reads_frames()
+        self.exposure_given_probability = train_opt.get('exposure_given_probability', 0)
+        if not 0 <= self.exposure_given_probability <= 1:
+            raise InputError(f'train:exposure_given_probability {self.exposure_given_probability} is not in [0, 1]')
+        if self.exposure_given_probability:
+            self.check_generator_takes_exposure('train:exposure_given_probability')
+
+    def check_generator_takes_exposure(self, option):
+        """``option`` gives the generator an exposure: it needs an exposure condition."""
+        if getattr(self.get_bare_model(self.net_g), 'exposure_condition', None) is None:
+            raise InputError(f'{option}: network_g {type(self.get_bare_model(self.net_g)).__name__} takes no '
+                             'exposure (MSIAGenerator: exposure_condition: true)')
 
     def check_generator_reads_frames(self):
         """datasets:train:lq_frame needs a generator whose ``global_features`` (x) are not empty."""
@@ -130,21 +147,57 @@ class MSIAGANModel(FastTrainingMixin, StopOnSignalMixin, TensorboardImagesMixin,
             ema_buffer.copy_(buffer)
 
     def feed_data(self, data):
-        """BasicSR's, plus the whole low-light frames of training crops ('lq_frame', datasets:train:lq_frame)."""
+        """BasicSR's, plus the whole low-light frames of training crops ('lq_frame', datasets:train:lq_frame) and
+        the whole references' exposures ('gt_exposure', (N,))."""
         self.lq_frame = data['lq_frame'].to(self.device) if 'lq_frame' in data else None
+        self.gt_exposure = data['gt_exposure'].to(self.device, torch.float32) if 'gt_exposure' in data else None
         super().feed_data(data)
 
     def enhance_lq(self):
         """G's output for the current lq, ``train:generator_chunk`` crops at a time; with lq_frame, from the global
-        features of the whole frames (as when it enhances a whole photo or a tile of it)."""
-        return in_chunks(self.enhance_crops, self.generator_chunk, self.lq, self.lq_frame)
+        features of the whole frames (as when it enhances a whole photo or a tile of it); in a share
+        ``exposure_given_probability`` of the steps, at the references' exposures."""
+        exposure = None
+        if self.exposure_given_probability and float(torch.rand(())) < self.exposure_given_probability:
+            if self.gt_exposure is None:
+                raise InputError("train:exposure_given_probability: the training batches carry no 'gt_exposure' "
+                                 '(PairedLowLightDataset gives it)')
+            exposure = self.gt_exposure
+        return in_chunks(self.enhance_crops, self.generator_chunk, self.lq, self.lq_frame, exposure)
 
-    def enhance_crops(self, lq, lq_frame=None):
+    def enhance_crops(self, lq, lq_frame=None, exposure=None):
         """G on crops lq (N, C, H, W); given their whole frames lq_frame (N, C, H', W'), with the frames' global
-        features."""
+        features; given exposure (N,), at those exposures (linear means)."""
+        given = {} if exposure is None else {'exposure': exposure}
         if lq_frame is None:
-            return self.net_g(lq)
-        return self.net_g(lq, global_features=self.get_bare_model(self.net_g).global_features(lq_frame))
+            return self.net_g(lq, **given)
+        return self.net_g(lq, global_features=self.get_bare_model(self.net_g).global_features(lq_frame, **given))
+
+    def nondist_validation(self, dataloader, current_iter, tb_logger, save_img):
+        """The validation of the parent classes, each image at its reference's exposure if the dataset says
+        ``exposure_given: reference``."""
+        given = dataloader.dataset.opt.get('exposure_given')
+        if given not in (None, 'reference'):
+            raise InputError(f"datasets: {dataloader.dataset.opt.get('name')}: exposure_given '{given}' is not "
+                             'reference (or unset)')
+        if given:
+            self.check_generator_takes_exposure(f"datasets: {dataloader.dataset.opt.get('name')}: exposure_given")
+        self.validation_exposure_given = bool(given)
+        try:
+            super().nondist_validation(dataloader, current_iter, tb_logger, save_img)
+        finally:
+            self.validation_exposure_given = False
+
+    def test(self):
+        """BasicSR's test, or, in a validation at the references' exposures, the same at each reference's linear
+        mean."""
+        if not getattr(self, 'validation_exposure_given', False):
+            return super().test()
+        net_g = self.net_g_ema if hasattr(self, 'net_g_ema') else self.net_g
+        net_g.eval()
+        with torch.no_grad():
+            self.output = net_g(self.lq, exposure=(self.gt.clamp(0, 1)**GAMMA).mean((1, 2, 3)))
+        self.net_g.train()
 
     def discriminate(self, image):
         """D's float32 logits for ``image`` (N, 3, H, W), conditioned on the current low-light input if so set."""

@@ -1,0 +1,108 @@
+"""The exposure condition: MSIAGenerator's exposure_condition, the references' exposures in training batches, and
+training and validation at a given exposure (MSIAGANModel)."""
+import cv2
+import numpy as np
+import pytest
+import torch
+from conftest import feed, make_model, unit_scale_generator, wake_global_parts, write_pairs
+
+from msiagan.data import PairedLowLightDataset
+from msiagan.metrics.exposure import linear_mean
+from msiagan.utils.errors import InputError
+
+CONDITIONED = {'type': 'MSIAGenerator', 'num_feat': 8, 'act': 'lrelu', 'global_branch': True,
+               'exposure_condition': True}
+
+
+def conditioned_generator():
+    return unit_scale_generator('lrelu', num_feat=8, global_branch=True, exposure_condition=True)
+
+
+def test_a_new_condition_leaves_the_generator_as_it_was():
+    """Zero-initialised: weights trained without the condition load (strict=False) and compute what they did,
+    whatever exposure is asked for."""
+    plain = wake_global_parts(unit_scale_generator('lrelu', num_feat=8, global_branch=True))
+    net = conditioned_generator()
+    missing, unexpected = net.load_state_dict(plain.state_dict(), strict=False)
+    assert not unexpected and missing and all(key.startswith('exposure_condition.') for key in missing)
+    x = torch.rand(2, 3, 24, 32)
+    with torch.no_grad():
+        expected = plain(x)
+        torch.testing.assert_close(net(x), expected)
+        torch.testing.assert_close(net(x, exposure=torch.tensor([0.01, 0.5])), expected)
+
+
+def test_the_exposure_asked_for_changes_the_output_and_reaches_tiles():
+    net = wake_global_parts(conditioned_generator())
+    x = torch.rand(1, 3, 32, 40)
+    with torch.no_grad():
+        dark, bright, own = net(x, exposure=0.02), net(x, exposure=torch.tensor([0.3])), net(x)
+        assert (dark - bright).abs().mean() > 1e-3 and (dark - own).abs().mean() > 1e-3
+        # a tile, given the whole image's global features at that exposure, computes what the whole image does
+        torch.testing.assert_close(net(x, global_features=net.global_features(x, 0.02)), dark)
+        batch = net(torch.cat([x, x]), exposure=torch.tensor([0.02, 0.3]))
+        torch.testing.assert_close(batch, torch.cat([dark, bright]), rtol=1e-4, atol=1e-5)
+
+
+def test_an_exposure_needs_the_condition_and_goes_to_global_features():
+    x = torch.rand(1, 3, 16, 16)
+    with pytest.raises(InputError, match='without exposure_condition'):
+        unit_scale_generator('lrelu', num_feat=8)(x, exposure=0.1)
+    net = conditioned_generator()
+    with pytest.raises(InputError, match='give the exposure to global_features'):
+        net(x, global_features=net.global_features(x), exposure=0.1)
+
+
+def test_training_items_carry_the_whole_references_exposure(tmp_path):
+    lq_dir, gt_dir = write_pairs(str(tmp_path), ['a', 'b'], size=(48, 40))
+    dataset = PairedLowLightDataset({'name': 't', 'phase': 'train', 'dataroot_lq': lq_dir, 'dataroot_gt': gt_dir,
+                                     'io_backend': {'type': 'disk'}, 'gt_size': 16})
+    for index, stem in enumerate(('a', 'b')):
+        whole = linear_mean(cv2.imread(f'{gt_dir}/{stem}.png'))
+        crops = [dataset[index] for _ in range(3)]
+        assert all(item['gt_exposure'] == pytest.approx(whole, rel=1e-5) for item in crops)
+        assert float((crops[0]['gt'] ** 2.2).mean()) != pytest.approx(whole, rel=1e-3)  # the whole, not the crop
+
+
+def test_training_steps_are_given_the_references_exposures_in_their_share(tmp_path, monkeypatch):
+    model = make_model(tmp_path, network_g=CONDITIONED, exposure_given_probability=0.5)
+    asked = []
+    condition = model.net_g.exposure_condition
+    monkeypatch.setattr(condition, 'forward', lambda x, exposure: asked.append(exposure) or {})
+    feed(model)  # seeds the random state once
+    model.gt_exposure = torch.tensor([0.1, 0.2])
+    for step in range(1, 21):
+        model.optimize_parameters(step)
+    assert 3 <= len(asked) <= 17 and all(torch.equal(given, torch.tensor([0.1, 0.2])) for given in asked)
+
+
+def test_bad_exposure_options_are_named(tmp_path):
+    with pytest.raises(InputError, match='exposure_given_probability 2 is not in'):
+        make_model(tmp_path, network_g=CONDITIONED, exposure_given_probability=2)
+    with pytest.raises(InputError, match='train:exposure_given_probability: network_g MSIAGenerator takes no'):
+        make_model(tmp_path, exposure_given_probability=0.5)
+    model = make_model(tmp_path, network_g=CONDITIONED, exposure_given_probability=1)
+    feed(model)  # a batch without 'gt_exposure'
+    with pytest.raises(InputError, match="carry no 'gt_exposure'"):
+        model.optimize_parameters(1)
+
+
+def test_validation_at_the_references_exposures(tmp_path):
+    """exposure_given: reference scores each image rendered at its reference's linear mean."""
+    lq_dir, gt_dir = write_pairs(str(tmp_path / 'val'), ['a', 'b'], size=(32, 24))
+    model = make_model(tmp_path, network_g=CONDITIONED)
+    wake_global_parts(model.net_g_ema)
+    asked = []
+    model.net_g_ema.exposure_condition.register_forward_hook(lambda module, inputs, output: asked.append(inputs[1]))
+    options = {'name': 'refs', 'type': 'PairedLowLightDataset', 'phase': 'val', 'dataroot_lq': lq_dir,
+               'dataroot_gt': gt_dir, 'io_backend': {'type': 'disk'}}
+    loader = torch.utils.data.DataLoader(PairedLowLightDataset(options))
+    model.validation(loader, 1, None, False)
+    assert not asked  # the generator's own exposure
+    loader.dataset.opt['exposure_given'] = 'reference'
+    model.validation(loader, 1, None, False)
+    expected = [linear_mean(cv2.cvtColor(cv2.imread(f'{gt_dir}/{stem}.png'), cv2.COLOR_BGR2RGB)) for stem in 'ab']
+    assert [float(given) for given in asked] == pytest.approx(expected, rel=1e-4)
+    loader.dataset.opt['exposure_given'] = 'yes'
+    with pytest.raises(InputError, match="exposure_given 'yes' is not reference"):
+        model.validation(loader, 1, None, False)
