@@ -12,7 +12,9 @@ from conftest import (feed, finished_output, make_model, resumable_options, save
 from msiagan.utils.errors import TrainingStopped
 from msiagan.utils.stop_signals import StopRequest, handle_stop_signals
 
-TOTAL_ITER = 12
+# long enough that the signal, sent once the first state is on disk, comes well before the end (~25 ms a step; with
+# 12 steps, the first run in a fresh clone sometimes ended first, and the test skipped)
+TOTAL_ITER = 40
 STOP_LINE = re.compile(r'msiagan-train: stopped by (.+) after iteration (\d+); state saved to (\S+\.state); continue '
                        r'with: python \S+/msiagan/train\.py -opt (\S+)( --launcher pytorch)? --auto_resume'
                        r'( \(under the same launcher\))?')
