@@ -7,6 +7,7 @@ import torch
 from conftest import feed, make_model, unit_scale_generator, wake_global_parts, write_pairs
 
 from msiagan.data import PairedLowLightDataset
+from msiagan.inference.fast_inference import optimize_for_inference
 from msiagan.metrics.exposure import linear_mean
 from msiagan.utils.errors import InputError
 
@@ -106,3 +107,15 @@ def test_validation_at_the_references_exposures(tmp_path):
     loader.dataset.opt['exposure_given'] = 'yes'
     with pytest.raises(InputError, match="exposure_given 'yes' is not reference"):
         model.validation(loader, 1, None, False)
+
+
+def test_the_fast_path_renders_the_exposure_asked_for():
+    net = wake_global_parts(conditioned_generator())
+    fast = optimize_for_inference(net)
+    x = torch.rand(2, 3, 21, 35)
+    exposure = torch.tensor([0.05, 0.4])
+    with torch.no_grad():
+        torch.testing.assert_close(fast(x, exposure=exposure), net(x, exposure=exposure), atol=1e-4, rtol=0)
+        torch.testing.assert_close(fast(x), net(x), atol=1e-4, rtol=0)
+        with pytest.raises(InputError, match='give the exposure to global_features'):
+            fast(x, global_features=fast.global_features(x), exposure=exposure)

@@ -9,6 +9,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from msiagan.utils.errors import InputError
+
 
 class ImageContext(nn.Module):
     """What a receptive field of 20 to 28 pixels cannot see: the exposure of the whole image.
@@ -118,9 +120,15 @@ class ExposureCondition(nn.Module):
         return {'coarse': (1 + coarse_scale, coarse_shift), 'head': (1 + head_scale, head_shift)}
 
 
-def whole_image_modulations(x, modules):
-    """The modulations of ``modules`` (those not None, in order) for the whole image x, one (scale, shift) per place."""
-    return combined_modulations([module(x) for module in modules if module is not None])
+def whole_image_modulations(x, modules, exposure_condition=None, exposure=None):
+    """The modulations of ``modules`` (those not None, in order) for the whole image x, then, given ``exposure``,
+    ``exposure_condition``'s for it: one (scale, shift) per place."""
+    modulations = [module(x) for module in modules if module is not None]
+    if exposure is not None:
+        if exposure_condition is None:
+            raise InputError('network_g: an exposure was given to a generator without exposure_condition')
+        modulations.append(exposure_condition(x, exposure))
+    return combined_modulations(modulations)
 
 
 def combined_modulations(modulations):

@@ -13,7 +13,7 @@ from msiagan.utils.errors import InputError
 
 from .arch_util import make_activation, pad_to_multiple
 from .coarse_blocks import DilatedResidualBlock
-from .global_branch import ExposureCondition, GlobalBranch, ImageContext, combined_modulations, modulate
+from .global_branch import ExposureCondition, GlobalBranch, ImageContext, modulate, whole_image_modulations
 
 
 def _stem(in_ch, out_ch, act):
@@ -187,12 +187,7 @@ class MSIAGenerator(nn.Module):
         """What the whole image x (N, num_in_ch, H, W) sets: {place: (scale, shift)}, (N, num_feat, 1, 1) each, of
         ``global_context`` and ``global_branch`` (see msiagan.archs.global_branch), and, given ``exposure`` (N,) or
         a number (the output's target linear mean), of ``exposure_condition``; empty without them."""
-        modulations = [module(x) for module in (self.context, self.global_branch) if module is not None]
-        if exposure is not None:
-            if self.exposure_condition is None:
-                raise InputError('network_g: an exposure was given to an MSIAGenerator without exposure_condition')
-            modulations.append(self.exposure_condition(x, exposure))
-        return combined_modulations(modulations)
+        return whole_image_modulations(x, [self.context, self.global_branch], self.exposure_condition, exposure)
 
     def forward(self, x, global_features=None, exposure=None):
         """x: (N, num_in_ch, H, W), [0, 1] -> (N, num_out_ch, H, W).

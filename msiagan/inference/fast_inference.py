@@ -16,8 +16,8 @@ float32 rounding), faster. How:
   outputs, where AE3 reads them, by the input patches. 16.3 instead of 25.7 GMAC at 600x400.
 - The 3x3 head, the bottlenecks and the coarse blocks run through oneDNN in channels-last order;
   intermediate matrices are reused from call to call (see _BufferPool).
-- The generator's ``global_features`` (its global context and global branch) run as they are, on the whole
-  image, and scale and shift the matrices in place.
+- The generator's ``global_features`` (its global context, global branch and exposure condition) run as they are,
+  on the whole image, and scale and shift the matrices in place.
 - With resample 'blurred_ae3_up', each of AE3's up steps writes its matrix, which is turned to raster order,
   blurred, activated and (but for the last, which the head reads in raster order anyway) turned back.
 
@@ -35,6 +35,7 @@ from msiagan.archs import MSIAGenerator
 from msiagan.archs.arch_util import pad_to_multiple
 from msiagan.archs.global_branch import whole_image_modulations
 from msiagan.archs.msia_generator_arch import blur
+from msiagan.utils.errors import InputError
 
 LEVELS = 3  # MSIAGenerator halves H and W three times
 INPUT = 'x'  # the input patches (see input_patches)
@@ -304,8 +305,8 @@ class _SpatialStep(nn.Module):
 class FastMSIAGenerator(nn.Module):
     """MSIAGenerator for inference, built by ``optimize_for_inference`` (see the module docstring).
 
-    forward: x (N, num_in_ch, H, W), any H and W, and global_features -> (N, num_out_ch, H, W), as the generator's;
-    global_features(x) as the generator's.
+    forward: x (N, num_in_ch, H, W), any H and W, global_features and exposure -> (N, num_out_ch, H, W), as the
+    generator's; global_features(x, exposure) as the generator's.
     Keeps buffers between calls (see ``_BufferPool``), so one instance must not run in two threads at once.
     """
 
@@ -333,6 +334,7 @@ class FastMSIAGenerator(nn.Module):
         assert COARSEST in self.steps, 'the coarse modulation needs AE3\'s 1/8-scale output unfolded'
         self.context = copy.deepcopy(net.context)
         self.global_branch = copy.deepcopy(net.global_branch)
+        self.exposure_condition = copy.deepcopy(net.exposure_condition)
         self.receptive_radius = net.receptive_radius
         self._last_use = self._last_uses()
         self._pool = _BufferPool()
@@ -347,14 +349,16 @@ class FastMSIAGenerator(nn.Module):
         return {name: [source for source, at in last.items() if at == name] for name in self.steps}
 
     @torch.no_grad()
-    def global_features(self, x):
-        return whole_image_modulations(x, [self.context, self.global_branch])
+    def global_features(self, x, exposure=None):
+        return whole_image_modulations(x, [self.context, self.global_branch], self.exposure_condition, exposure)
 
     @torch.no_grad()
-    def forward(self, x, global_features=None):
+    def forward(self, x, global_features=None, exposure=None):
         n, c, height, width = x.shape
         if global_features is None:
-            global_features = self.global_features(x)
+            global_features = self.global_features(x, exposure)
+        elif exposure is not None:
+            raise InputError('FastMSIAGenerator: give the exposure to global_features, not beside its result')
         x = pad_to_multiple(x, 2 ** LEVELS)
         h, w = x.shape[-2:]
         pool = self._pool
