@@ -119,3 +119,53 @@ def test_the_fast_path_renders_the_exposure_asked_for():
         torch.testing.assert_close(fast(x), net(x), atol=1e-4, rtol=0)
         with pytest.raises(InputError, match='give the exposure to global_features'):
             fast(x, global_features=fast.global_features(x), exposure=exposure)
+
+
+def test_exposure_handling_renders_the_exposure_it_sets_for_the_images_it_changes():
+    """Step 2 asks a generator that takes an exposure for its target, for the images it changes only, and brings
+    the result to the target exactly; dark photos keep the generator's output as it is."""
+    from msiagan.inference.exposure import ExposureControl, ExposureRange
+    x = torch.cat([torch.full((1, 3, 24, 32), 0.1), torch.rand(1, 3, 24, 32) ** 0.5])  # dark; well exposed
+    asked = []
+
+    def render(images, exposure):
+        asked.append((images.clone(), exposure.clone()))
+        return (images ** 0.5).clamp(0, 1)  # rendered: another image than the generator's own
+
+    control = ExposureControl(ExposureRange(0.001, 0.02, 0.1, 0.5))
+    seen = []
+    out = control.run(lambda images: seen.append(images.clone()) or images ** 0.3, x, render=render)
+    # the well-exposed one again, as the generator saw it (brought within the training inputs' range)
+    assert len(asked) == 1 and len(asked[0][0]) == 1 and torch.equal(asked[0][0][0], seen[0][1])
+    assert torch.equal(out[0], seen[0][0] ** 0.3)
+    target = float((x[1] ** 2.2).mean())  # a well-exposed photo: its own exposure
+    assert float(asked[0][1]) == pytest.approx(target, rel=0.02)
+    assert float((out[1] ** 2.2).mean()) == pytest.approx(target, rel=0.01)
+    rescaled = control.run(lambda images: images ** 0.3, x)
+    assert (out[1] - rescaled[1]).abs().max() > 0.01  # rendered, not the generator's own output rescaled
+
+
+def test_an_enhancer_renders_with_a_generator_that_takes_an_exposure(tmp_path):
+    def highlight(image):
+        return min(float(torch.quantile((image[0] ** 2.2).amax(dim=0).flatten(), 0.99)), 0.5)
+    import yaml
+    from msiagan.inference import Enhancer
+    net = wake_global_parts(conditioned_generator())
+    with torch.no_grad():
+        net.conv_last.bias += 0.6  # outputs about mid-grey, so that their exposure can be set
+    torch.save({'params': net.state_dict()}, tmp_path / 'net.pth')
+    network_g = {'type': 'MSIAGenerator', 'num_feat': 8, 'act': 'lrelu', 'global_branch': True,
+                 'exposure_condition': True}
+    (tmp_path / 'net.yml').write_text(yaml.safe_dump({'network_g': network_g, 'exposure_range': {
+        'pairs': 3, 'input_mean': {'p2': 0.001, 'p98': 0.02}, 'reference_mean': {'p10': 0.1},
+        'reference_highlight': {'p25': 0.5}}}))
+    x = (torch.rand(1, 3, 24, 32) * 0.5) ** (1 / 2.2)  # well exposed (linear mean 0.25): step 2 keeps it
+    rendering, rescaling = (Enhancer(str(tmp_path / 'net.pth'), fast=fast, render_exposure=render)
+                            for fast, render in ((True, True), (False, False)))
+    assert rendering.renders_exposure and not rescaling.renders_exposure
+    rendered, rescaled = rendering.enhance_tensor(x), rescaling.enhance_tensor(x)
+    target = float((x ** 2.2).mean()) * 0.5 / highlight(x)  # lifted by its highlights' headroom
+    for out in (rendered, rescaled):
+        assert float((out ** 2.2).mean()) == pytest.approx(target, rel=0.01)
+    assert (rendered - rescaled).abs().max() > 1e-3
+    torch.testing.assert_close(rendering.enhance_tensor(x, tile=16), rendered, rtol=0, atol=1e-4)

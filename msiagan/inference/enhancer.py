@@ -38,6 +38,9 @@ class Enhancer:
             weights; without it the generator runs alone. Default: True. False: the generator alone.
         exposure (float): The output brighter (+) or darker (-) than the default by this many stops, highlights
             rolled off rather than clipped; 0 (default) changes nothing.
+        render_exposure (bool): For a generator that takes an exposure (MSIAGenerator's exposure_condition; not
+            ONNX), the exposure handling renders the exposure it sets with it, then rescales to it exactly; False:
+            it only rescales the generator's own output, as for any other generator. Default: True.
         onnx (str | None): Run this ONNX export of a generator (scripts/model_conversion/export_onnx.py) through
             onnxruntime on the CPU instead (``OnnxGenerator``; needs ``pip install 'msiagan[onnx]'``); weights,
             network, param_key, device, half and fast are then unused, and the training range is the one stored
@@ -50,7 +53,7 @@ class Enhancer:
     """
 
     def __init__(self, weights=SHIPPED_WEIGHTS, network=None, param_key=None, device='cpu', half=False, fast=False,
-                 exposure_handling=True, exposure=0.0, onnx=None):
+                 exposure_handling=True, exposure=0.0, onnx=None, render_exposure=True):
         if onnx is not None:
             self.device, self.dtype = 'cpu', torch.float32
             self.net = OnnxGenerator(onnx)
@@ -63,6 +66,7 @@ class Enhancer:
             stored_range = ExposureRange.beside(weights) if exposure_handling else None
         self.exposure_handling = 'off' if not exposure_handling else 'no range' if stored_range is None else 'on'
         self.exposure_control = ExposureControl(stored_range, exposure)
+        self.renders_exposure = render_exposure and getattr(self.net, 'exposure_condition', None) is not None
 
     def enhance_tensor(self, x, tile=0, tile_pad=None, smooth=None):
         """x (N, C, H, W) in [0, 1] -> (N, C_out, H, W) float32 in [0, 1] on x's device (tiles: ``enhance_tensor``;
@@ -75,9 +79,13 @@ class Enhancer:
         if smooth is not None and len(x) != 1:
             raise InputError(f'smoothing over frames takes one frame at a time, not {len(x)}')
         device = x.device
+        render = None
+        if self.renders_exposure and smooth is None:  # a video's frames keep their smoothed global features
+            render = lambda image, exposure: enhance_tensor(  # noqa: E731
+                self.net, image, tile, tile_pad, global_features=self.net.global_features(image, exposure))
         with torch.no_grad():
             out = self.exposure_control.run(lambda image: self.generate(image, tile, tile_pad, smooth),
-                                            x.to(self.device, self.dtype), smooth)
+                                            x.to(self.device, self.dtype), smooth, render)
         return out.float().to(device)
 
     def generate(self, x, tile, tile_pad, smooth):

@@ -11,7 +11,9 @@ photo that is already well exposed, it blows it out. ``ExposureControl`` wraps t
    own exposure is its linear mean, lifted where its highlights show headroom: a photo whose brightest channel's
    99th percentile stays below that of most training references (their 25th percentile) was shot darker than it
    could have been, by about that ratio (at most HEADROOM_GAIN_MAX). This tells a dim scene shot well (highlights
-   near white) from a bright scene shot dark (highlights far below white), which the mean alone cannot.
+   near white) from a bright scene shot dark (highlights far below white), which the mean alone cannot. The output
+   is rescaled to that exposure; a generator with an exposure condition (MSIAGenerator's exposure_condition) is
+   run again at it instead, and its output rescaled to it exactly (the condition reaches it only roughly).
 3. **--exposure EV**: the result brighter or darker by EV stops in linear light (``scale_exposure``: highlights
    rolled off towards white rather than clipped; the identity at 0 EV).
 
@@ -142,19 +144,24 @@ class ExposureControl:
                              f'{EXPOSURE_LIMIT:g}')
         self.range, self.exposure = exposure_range, float(exposure)
 
-    def run(self, generator, x, smooth=None):
+    def run(self, generator, x, smooth=None, render=None):
         """``generator`` (a callable on (N, 3, H, W) in [0, 1], giving the same in [0, 1]) on x with the exposure
         handled; returns (N, 3, H, W) float in [0, 1].
 
         smooth (callable | None): for a video's frames (x holds one; msiagan.inference.temporal): the input's
         linear mean and highlight, and the generator's output's linear mean, are replaced by ``smooth(name, value)``,
         their average over the frames so far. Default: each image on its own.
+        render (callable | None): for a generator with an exposure condition, ``render(x, exposure)``: the same
+            generator on x (n, 3, H, W) asked for the linear means ``exposure`` (n,). Step 2 then renders each
+            image it changes at its target exposure rather than only rescaling the output.
         """
         if self.range is None:
             return self.finish(generator(x), [None] * len(x))
         plans = [self.plan(image, smooth) for image in x]
         scales = torch.tensor([plan['input scale'] for plan in plans], dtype=x.dtype, device=x.device)
-        return self.finish(generator((x * scales[:, None, None, None]).clamp_(0, 1)), plans, smooth)
+        inputs = (x * scales[:, None, None, None]).clamp_(0, 1)
+        rerender = None if render is None else lambda index, exposure: render(inputs[index], exposure)
+        return self.finish(generator(inputs), plans, smooth, rerender)
 
     def plan(self, image, smooth=None):
         """What steps 1 and 2 do to ``image`` (3, H, W) in [0, 1]: its 'input scale' (of its sRGB values, the
@@ -169,25 +176,40 @@ class ExposureControl:
         return {'input scale': (in_range / mean) ** (1 / GAMMA), 'own mean': mean * headroom,
                 'weight': smoothstep(self.range.input_high, self.range.reference_low, mean)}
 
-    def finish(self, out, plans, smooth=None):
-        """Steps 2 and 3 on the generator's output (N, 3, H, W) in [0, 1], image by image (smooth: as ``run``'s)."""
+    def finish(self, out, plans, smooth=None, rerender=None):
+        """Steps 2 and 3 on the generator's output (N, 3, H, W) in [0, 1], image by image (smooth: as ``run``'s).
+
+        rerender (callable | None): ``rerender(index, exposure)``, the generator again on the images ``index`` (a
+        list) of its input, at the linear means ``exposure`` (a tensor): step 2 renders at its targets with it.
+        """
         if smooth is not None and plans[0] is not None:  # every frame, so that the average is never stale
             plans = [{**plan, 'generator mean': smooth('output mean', linear_mean(image))}
                      for image, plan in zip(out, plans)]
         adjusted = [plan is not None and plan['weight'] > 0 for plan in plans]
         if not any(adjusted) and self.exposure == 0:
             return out
+        targets = {index: self.target_mean(image, plan) for index, (image, plan, adjust)
+                   in enumerate(zip(out, plans, adjusted)) if adjust}
+        if rerender is not None and targets:
+            index = sorted(targets)
+            rendered = rerender(index, torch.tensor([targets[i] for i in index], device=out.device))
+            out = out.clone()
+            out[index] = rendered.to(out.dtype)
         finished = []
-        for image, plan, adjust in zip(out, plans, adjusted):
+        for number, (image, adjust) in enumerate(zip(out, adjusted)):
             if not adjust and self.exposure == 0:  # the generator's exposure, as it is
                 finished.append(image)
                 continue
             linear = image.float().clamp(0, 1) ** GAMMA
             if adjust:
-                generator_mean = plan.get('generator mean') or linear_mean(image)
-                target = math.exp((1 - plan['weight']) * math.log(generator_mean) +
-                                  plan['weight'] * math.log(plan['own mean']))
-                linear = scale_exposure(linear, gain_for_mean(linear, target))
+                linear = scale_exposure(linear, gain_for_mean(linear, targets[number]))
             linear = scale_exposure(linear, 2 ** self.exposure)
             finished.append((linear.clamp_(0, 1) ** (1 / GAMMA)).to(out.dtype))
         return torch.stack(finished)
+
+    @staticmethod
+    def target_mean(image, plan):
+        """Step 2's linear mean for the generator's output ``image`` (3, H, W): between the generator's own and the
+        photo's, by the plan's weight (log-linear)."""
+        generator_mean = plan.get('generator mean') or linear_mean(image)
+        return math.exp((1 - plan['weight']) * math.log(generator_mean) + plan['weight'] * math.log(plan['own mean']))

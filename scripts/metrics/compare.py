@@ -217,6 +217,9 @@ def compare():
                         f"in linear light by {', '.join(f'{factor:g}' for factor in SWEEP_FACTORS)}")
     parser.add_argument('--unpaired', metavar='DIR',
                         help="also the grid energy of the outputs for DIR's images (median and largest)")
+    parser.add_argument('--rescale-exposure', action='store_true',
+                        help='a generator that takes an exposure (exposure_condition) has its output only rescaled to '
+                        'the exposure that exposure handling sets, as any other, rather than rendered at it')
     parser.add_argument('--network-only', action='store_true',
                         help='each generator alone, without exposure handling (as BasicSR test and validation)')
     parser.add_argument('--debug', action='store_true', help='show the traceback of an input error')
@@ -239,7 +242,8 @@ def compare():
     rows, enhanced = [], {}
     for label, network, weights in args.model:
         # eager: its GMAC and latency are measured
-        enhancer = Enhancer(weights, network, device=args.device, exposure_handling=not args.network_only)
+        enhancer = Enhancer(weights, network, device=args.device, exposure_handling=not args.network_only,
+                            render_exposure=not args.rescale_exposure)
         scores, enhanced[label] = evaluate(label, enhancer, pairs, keep=set(stems), orientations=args.orientations)
         if args.kept:
             scores.update(kept_scores(enhancer, pairs))
