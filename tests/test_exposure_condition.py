@@ -60,9 +60,10 @@ def test_training_items_carry_the_whole_references_exposure(tmp_path):
                                      'io_backend': {'type': 'disk'}, 'gt_size': 16})
     for index, stem in enumerate(('a', 'b')):
         whole = linear_mean(cv2.imread(f'{gt_dir}/{stem}.png'))
-        crops = [dataset[index] for _ in range(3)]
+        crops = [dataset[index] for _ in range(8)]
         assert all(item['gt_exposure'] == pytest.approx(whole, rel=1e-5) for item in crops)
-        assert float((crops[0]['gt'] ** 2.2).mean()) != pytest.approx(whole, rel=1e-3)  # the whole, not the crop
+        crop_means = [float((item['gt'] ** 2.2).mean()) for item in crops]
+        assert max(crop_means) - min(crop_means) > 1e-3  # the crops differ; what they carry is the whole's
 
 
 def test_training_steps_are_given_the_references_exposures_in_their_share(tmp_path, monkeypatch):
@@ -135,14 +136,32 @@ def test_exposure_handling_renders_the_exposure_it_sets_for_the_images_it_change
     control = ExposureControl(ExposureRange(0.001, 0.02, 0.1, 0.5))
     seen = []
     out = control.run(lambda images: seen.append(images.clone()) or images ** 0.3, x, render=render)
-    # the well-exposed one again, as the generator saw it (brought within the training inputs' range)
-    assert len(asked) == 1 and len(asked[0][0]) == 1 and torch.equal(asked[0][0][0], seen[0][1])
-    assert torch.equal(out[0], seen[0][0] ** 0.3)
+    # the generator chooses the dark photo's exposure; the well-exposed one is rendered at its own, once, as the
+    # generator would see it (brought within the training inputs' range, linear mean 0.02)
+    assert len(seen) == 1 and torch.equal(seen[0], x[:1]) and torch.equal(out[0], x[0] ** 0.3)
+    assert len(asked) == 1 and len(asked[0][0]) == 1
+    assert float((asked[0][0][0] ** 2.2).mean()) == pytest.approx(0.02, rel=0.02)
     target = float((x[1] ** 2.2).mean())  # a well-exposed photo: its own exposure
     assert float(asked[0][1]) == pytest.approx(target, rel=0.02)
     assert float((out[1] ** 2.2).mean()) == pytest.approx(target, rel=0.01)
     rescaled = control.run(lambda images: images ** 0.3, x)
     assert (out[1] - rescaled[1]).abs().max() > 0.01  # rendered, not the generator's own output rescaled
+
+
+def test_a_blended_exposure_is_rendered_after_the_generator_chooses_its_own():
+    """Between the training inputs and references, the target mixes the generator's exposure with the photo's:
+    the generator runs first, then renders at the target."""
+    from msiagan.inference.exposure import ExposureControl, ExposureRange
+    control = ExposureControl(ExposureRange(0.001, 0.02, 0.1, 0.5))
+    x = torch.full((1, 3, 24, 32), 0.05 ** (1 / 2.2))  # linear mean 0.05: in the blend
+    plan = control.plan(x[0])
+    assert 0 < plan['weight'] < 1
+    seen, asked = [], []
+    out = control.run(lambda images: seen.append(images) or images ** 0.3, x,
+                      render=lambda images, exposure: asked.append(exposure) or images ** 0.5)
+    target = control.target_mean(seen[0][0] ** 0.3, plan)
+    assert len(seen) == 1 and float(asked[0]) == pytest.approx(target, rel=1e-4)
+    assert float((out[0] ** 2.2).mean()) == pytest.approx(target, rel=0.01)
 
 
 def test_an_enhancer_renders_with_a_generator_that_takes_an_exposure(tmp_path):

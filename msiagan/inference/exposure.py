@@ -153,15 +153,27 @@ class ExposureControl:
         their average over the frames so far. Default: each image on its own.
         render (callable | None): for a generator with an exposure condition, ``render(x, exposure)``: the same
             generator on x (n, 3, H, W) asked for the linear means ``exposure`` (n,). Step 2 then renders each
-            image it changes at its target exposure rather than only rescaling the output.
+            image it changes at its target exposure rather than only rescaling the output: at once for a photo
+            that keeps its own exposure, after the generator's own output for one whose exposure is blended with it.
+            Not with ``smooth`` (a video's frames keep the rescaling, steady with their smoothed statistics).
         """
         if self.range is None:
             return self.finish(generator(x), [None] * len(x))
         plans = [self.plan(image, smooth) for image in x]
         scales = torch.tensor([plan['input scale'] for plan in plans], dtype=x.dtype, device=x.device)
         inputs = (x * scales[:, None, None, None]).clamp_(0, 1)
-        rerender = None if render is None else lambda index, exposure: render(inputs[index], exposure)
-        return self.finish(generator(inputs), plans, smooth, rerender)
+        if render is None:
+            return self.finish(generator(inputs), plans, smooth)
+        own = [index for index, plan in enumerate(plans) if plan['weight'] == 1]  # no need of the generator's choice
+        if not own:
+            out = generator(inputs)
+        else:
+            out = inputs.new_empty(inputs.shape)
+            out[own] = render(inputs[own], torch.tensor([plans[i]['own mean'] for i in own], device=x.device))
+            chosen = [index for index in range(len(plans)) if index not in own]
+            if chosen:
+                out[chosen] = generator(inputs[chosen])
+        return self.finish(out, plans, smooth, lambda index, exposure: render(inputs[index], exposure))
 
     def plan(self, image, smooth=None):
         """What steps 1 and 2 do to ``image`` (3, H, W) in [0, 1]: its 'input scale' (of its sRGB values, the
@@ -180,7 +192,8 @@ class ExposureControl:
         """Steps 2 and 3 on the generator's output (N, 3, H, W) in [0, 1], image by image (smooth: as ``run``'s).
 
         rerender (callable | None): ``rerender(index, exposure)``, the generator again on the images ``index`` (a
-        list) of its input, at the linear means ``exposure`` (a tensor): step 2 renders at its targets with it.
+        list) of its input, at the linear means ``exposure`` (a tensor): step 2 renders the images whose exposure
+        it blends with the generator's at their targets with it (those that keep their own are rendered already).
         """
         if smooth is not None and plans[0] is not None:  # every frame, so that the average is never stale
             plans = [{**plan, 'generator mean': smooth('output mean', linear_mean(image))}
@@ -190,11 +203,10 @@ class ExposureControl:
             return out
         targets = {index: self.target_mean(image, plan) for index, (image, plan, adjust)
                    in enumerate(zip(out, plans, adjusted)) if adjust}
-        if rerender is not None and targets:
-            index = sorted(targets)
-            rendered = rerender(index, torch.tensor([targets[i] for i in index], device=out.device))
+        blended = [index for index in sorted(targets) if plans[index]['weight'] < 1]
+        if rerender is not None and blended:
             out = out.clone()
-            out[index] = rendered.to(out.dtype)
+            out[blended] = rerender(blended, torch.tensor([targets[i] for i in blended], device=out.device)).to(out.dtype)
         finished = []
         for number, (image, adjust) in enumerate(zip(out, adjusted)):
             if not adjust and self.exposure == 0:  # the generator's exposure, as it is
