@@ -12,8 +12,9 @@ photo that is already well exposed, it blows it out. ``ExposureControl`` wraps t
    99th percentile stays below that of most training references (their 25th percentile) was shot darker than it
    could have been, by about that ratio (at most HEADROOM_GAIN_MAX). This tells a dim scene shot well (highlights
    near white) from a bright scene shot dark (highlights far below white), which the mean alone cannot. The output
-   is rescaled to that exposure; a generator with an exposure condition (MSIAGenerator's exposure_condition) is
-   run again at it instead, and its output rescaled to it exactly (the condition reaches it only roughly).
+   is rescaled to that exposure; a generator with an exposure condition (MSIAGenerator's exposure_condition) renders
+   it instead, from the photo as it is, and its output is rescaled to it exactly (the condition reaches it only
+   roughly).
 3. **--exposure EV**: the result brighter or darker by EV stops in linear light (``scale_exposure``: highlights
    rolled off towards white rather than clipped; the identity at 0 EV).
 
@@ -153,8 +154,9 @@ class ExposureControl:
         their average over the frames so far. Default: each image on its own.
         render (callable | None): for a generator with an exposure condition, ``render(x, exposure)``: the same
             generator on x (n, 3, H, W) asked for the linear means ``exposure`` (n,). Step 2 then renders each
-            image it changes at its target exposure rather than only rescaling the output: at once for a photo
-            that keeps its own exposure, after the generator's own output for one whose exposure is blended with it.
+            image it changes at its target exposure, from the photo as it is (step 1 serves the generator's own
+            choice), rather than only rescaling the output: at once for a photo that keeps its own exposure, after
+            the generator's own output for one whose exposure is blended with it.
             Not with ``smooth`` (a video's frames keep the rescaling, steady with their smoothed statistics).
         """
         if self.range is None:
@@ -169,11 +171,11 @@ class ExposureControl:
             out = generator(inputs)
         else:
             out = inputs.new_empty(inputs.shape)
-            out[own] = render(inputs[own], torch.tensor([plans[i]['own mean'] for i in own], device=x.device))
+            out[own] = render(x[own], torch.tensor([plans[i]['own mean'] for i in own], device=x.device))
             chosen = [index for index in range(len(plans)) if index not in own]
             if chosen:
                 out[chosen] = generator(inputs[chosen])
-        return self.finish(out, plans, smooth, lambda index, exposure: render(inputs[index], exposure))
+        return self.finish(out, plans, smooth, lambda index, exposure: render(x[index], exposure))
 
     def plan(self, image, smooth=None):
         """What steps 1 and 2 do to ``image`` (3, H, W) in [0, 1]: its 'input scale' (of its sRGB values, the
