@@ -188,3 +188,17 @@ def test_an_enhancer_renders_with_a_generator_that_takes_an_exposure(tmp_path):
         assert float((out ** 2.2).mean()) == pytest.approx(target, rel=0.01)
     assert (rendered - rescaled).abs().max() > 1e-3
     torch.testing.assert_close(rendering.enhance_tensor(x, tile=16), rendered, rtol=0, atol=1e-4)
+
+
+def test_train_only_g_trains_the_named_parts_and_keeps_the_rest(tmp_path):
+    model = make_model(tmp_path, network_g=CONDITIONED, exposure_given_probability=1,
+                       train_only_g=['exposure_condition'])
+    before = {name: value.detach().clone() for name, value in model.net_g.named_parameters()}
+    feed(model)
+    model.gt_exposure = torch.tensor([0.1, 0.2])
+    for step in (1, 2):
+        model.optimize_parameters(step)
+    for name, value in model.net_g.named_parameters():
+        assert torch.equal(value, before[name]) != name.startswith('exposure_condition.'), name
+    with pytest.raises(InputError, match="train:train_only_g: MSIAGenerator has no part 'head_x'"):
+        make_model(tmp_path, network_g=CONDITIONED, train_only_g=['head_x'])

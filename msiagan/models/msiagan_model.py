@@ -43,6 +43,8 @@ class MSIAGANModel(FastTrainingMixin, StopOnSignalMixin, TensorboardImagesMixin,
         exposure_given_probability (float): For a generator with an exposure condition (MSIAGenerator's
             exposure_condition): the share of training steps whose whole batch is asked for its references'
             exposures ('gt_exposure'); the other steps leave the exposure to the generator. Default: 0.
+        train_only_g (list of str): Train only these parts of the generator (the names of its top-level modules,
+            e.g. [exposure_condition]); the rest stays as loaded. Default: all of it.
     Options of a validation dataset besides its own: exposure_given: reference — each image is enhanced at its
     reference's exposure (its linear mean) through the exposure condition, rather than at the generator's own.
         channels_last, mixed_precision, compile, generator_chunk: training speed (msiagan.models.fast_training).
@@ -64,6 +66,8 @@ class MSIAGANModel(FastTrainingMixin, StopOnSignalMixin, TensorboardImagesMixin,
         if not self.opt.get('network_d'):
             raise InputError('network_d is missing (MSIAGANModel needs a discriminator)')
         self.check_discriminator_channels(train_opt.get('condition_d', True))
+        if train_opt.get('train_only_g'):
+            self.freeze_generator_but(train_opt['train_only_g'])
         super().init_training_settings()
         if self.ema_decay > 0 and not self.opt['path'].get('resume_state'):
             # BasicSR builds net_g_ema apart and loads it from pretrain_network_g's params_ema, whatever
@@ -82,6 +86,17 @@ class MSIAGANModel(FastTrainingMixin, StopOnSignalMixin, TensorboardImagesMixin,
             raise InputError(f'train:exposure_given_probability {self.exposure_given_probability} is not in [0, 1]')
         if self.exposure_given_probability:
             self.check_generator_takes_exposure('train:exposure_given_probability')
+
+    def freeze_generator_but(self, parts):
+        """train:train_only_g: every parameter of G outside ``parts`` (names of its top-level modules) frozen."""
+        net_g = self.get_bare_model(self.net_g)
+        children = {name for name, module in net_g.named_children() if module is not None}
+        unknown = sorted(set(parts) - children)
+        if unknown:
+            raise InputError(f'train:train_only_g: {type(net_g).__name__} has no part {unknown[0]!r} '
+                             f'(its parts: {", ".join(sorted(children))})')
+        for name, parameter in net_g.named_parameters():
+            parameter.requires_grad_(name.split('.')[0] in parts)
 
     def check_generator_takes_exposure(self, option):
         """``option`` gives the generator an exposure: it needs an exposure condition."""
