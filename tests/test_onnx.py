@@ -28,7 +28,8 @@ export_script = load_script('export_onnx')
 
 with open(f'{REPO}/options/lol_gan_paper.yml') as f:
     PAPER_NETWORK = {**yaml.safe_load(f)['network_g'], 'num_feat': 8}  # the paper's generator, 8 channels wide
-GRID_FREE_OPTIONS = {'global_branch': True, 'coarse_blocks': 1, 'resample': 'blurred_ae3_up'}
+# the shipped generator's parts; its exposure condition is not exported (the export computes the generator's own choice)
+GRID_FREE_OPTIONS = {'global_branch': True, 'coarse_blocks': 1, 'resample': 'blurred_ae3_up', 'exposure_condition': True}
 
 
 @pytest.fixture(scope='module')
