@@ -13,6 +13,7 @@ from conftest import REPO
 from msiagan.basicsr_patches.options_file import force_yml_value
 
 STAGES_DIR = osp.join('options', 'train', 'shipped_lol_v1')
+WISE_MEAN = 'experiments/MSIAGAN_LOLv1_shipped_6_exposure_restart/models/net_g_wise.pth'  # stage 6's file makes it
 
 # stage file -> (base options file, the --force_yml overrides of the recorded command, less its name=)
 STAGES = {
@@ -38,13 +39,16 @@ STAGES = {
         'path:pretrain_network_g=experiments/MSIAGAN_LOLv1_shipped_5_exposure/models/net_g_6000.pth',
         'datasets:train:exposure_synthesis:probability=0.2',
         'datasets:train:exposure_synthesis:reference_probability=0.05', 'train:optim_g:lr=0.00005']),
+    '7_exposure_condition.yml': ('options/train/exposure_condition_frozen_lol.yml', [
+        f'path:pretrain_network_g={WISE_MEAN}']),
 }
 NAMES = {'1_content.yml': 'MSIAGAN_LOLv1_shipped_1_content',
          '2_warm_restart.yml': 'MSIAGAN_LOLv1_shipped_2_warm_restart',
          '3_frame_flip.yml': 'MSIAGAN_LOLv1_shipped_3_frame_flip',
          '4_grid_free.yml': 'MSIAGAN_LOLv1_shipped_4_grid_free',
          '5_exposure.yml': 'MSIAGAN_LOLv1_shipped_5_exposure',
-         '6_exposure_restart.yml': 'MSIAGAN_LOLv1_shipped_6_exposure_restart'}
+         '6_exposure_restart.yml': 'MSIAGAN_LOLv1_shipped_6_exposure_restart',
+         '7_exposure_condition.yml': 'MSIAGAN_LOLv1_shipped_7_exposure_condition'}
 
 
 def load(path):
@@ -65,7 +69,7 @@ def force_yml(opt, entries):
     return opt
 
 
-def test_the_recipe_is_six_stage_files():
+def test_the_recipe_is_seven_stage_files():
     assert sorted(f for f in os.listdir(osp.join(REPO, STAGES_DIR)) if f.endswith('.yml')) == sorted(STAGES)
 
 
@@ -77,8 +81,10 @@ def test_stage_is_its_base_file_plus_the_recorded_overrides(stage):
     assert actual.pop('name') == NAMES[stage]
     expected.pop('name')
     assert actual == expected
-    # the recorded runs loaded their start's params with BasicSR's defaults (param_key_g params, strict)
-    assert 'param_key_g' not in actual['path'] and actual['path']['strict_load_g'] is True
+    # the recorded runs loaded their start's params with BasicSR's defaults (param_key_g params, strict), but for
+    # stage 7, which adds the exposure condition (and trains it alone)
+    adds_a_part = actual['train'].get('train_only_g') == ['exposure_condition']
+    assert 'param_key_g' not in actual['path'] and actual['path']['strict_load_g'] is not adds_a_part
     assert actual['train']['ema_decay'] == 0  # so the checkpoints hold params only, all a warm restart reads
 
 
@@ -94,6 +100,12 @@ def test_each_stage_starts_from_a_checkpoint_the_previous_stage_saves(stage):
     assert iteration <= previous_opt['train']['total_iter']
     assert iteration % previous_opt['logger']['save_checkpoint_freq'] == 0
     assert iteration % previous_opt['val']['val_freq'] == 0  # chosen on val: validated at that iteration
+
+
+def test_the_last_stage_starts_from_the_mean_that_the_sixth_stage_file_makes():
+    with open(osp.join(REPO, STAGES_DIR, '6_exposure_restart.yml')) as f:
+        assert f'--out {WISE_MEAN}' in f.read()  # its average_checkpoints.py command
+    assert load(osp.join(STAGES_DIR, '7_exposure_condition.yml'))['path']['pretrain_network_g'] == WISE_MEAN
 
 
 def test_the_first_stage_starts_from_scratch():
