@@ -79,8 +79,9 @@ def test_training_steps_are_given_the_references_exposures_in_their_share(tmp_pa
 
 
 def test_bad_exposure_options_are_named(tmp_path):
-    with pytest.raises(InputError, match='exposure_given_probability 2 is not in'):
-        make_model(tmp_path, network_g=CONDITIONED, exposure_given_probability=2)
+    for bad in (2, '0.5', True):
+        with pytest.raises(InputError, match=f'exposure_given_probability {bad!r} is not a number in'):
+            make_model(tmp_path, network_g=CONDITIONED, exposure_given_probability=bad)
     with pytest.raises(InputError, match='train:exposure_given_probability: network_g MSIAGenerator takes no'):
         make_model(tmp_path, exposure_given_probability=0.5)
     model = make_model(tmp_path, network_g=CONDITIONED, exposure_given_probability=1)
@@ -202,3 +203,5 @@ def test_train_only_g_trains_the_named_parts_and_keeps_the_rest(tmp_path):
         assert torch.equal(value, before[name]) != name.startswith('exposure_condition.'), name
     with pytest.raises(InputError, match="train:train_only_g: MSIAGenerator has no part 'head_x'"):
         make_model(tmp_path, network_g=CONDITIONED, train_only_g=['head_x'])
+    with pytest.raises(InputError, match="train:train_only_g 'exposure_condition': give a list"):
+        make_model(tmp_path, network_g=CONDITIONED, train_only_g='exposure_condition')

@@ -61,7 +61,7 @@ class PairedLowLightDataset(data.Dataset):
     Items: {'lq': (3, H, W), 'gt': (3, H, W), 'lq_path', 'gt_path'} (and 'lq_frame' (3, H_frame, W_frame));
     float32 tensors (on the device with ``cache: device``). Training items also carry 'gt_exposure', the whole
     reference's exposure (its linear mean, msiagan.metrics.exposure), what a generator with an exposure condition
-    is asked for (MSIAGANModel's train:exposure_given).
+    is asked for (MSIAGANModel's train:exposure_given_probability).
     """
 
     def __init__(self, opt):

@@ -159,6 +159,8 @@ class ExposureControl:
             the generator's own output for one whose exposure is blended with it.
             Not with ``smooth`` (a video's frames keep the rescaling, steady with their smoothed statistics).
         """
+        if render is not None and smooth is not None:
+            raise ValueError('ExposureControl.run: render and smooth together (a video keeps the rescaling)')
         if self.range is None:
             return self.finish(generator(x), [None] * len(x))
         plans = [self.plan(image, smooth) for image in x]

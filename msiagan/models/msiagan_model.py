@@ -45,12 +45,13 @@ class MSIAGANModel(FastTrainingMixin, StopOnSignalMixin, TensorboardImagesMixin,
             exposures ('gt_exposure'); the other steps leave the exposure to the generator. Default: 0.
         train_only_g (list of str): Train only these parts of the generator (the names of its top-level modules,
             e.g. [exposure_condition]); the rest stays as loaded. Default: all of it.
-    Options of a validation dataset besides its own: exposure_given: reference — each image is enhanced at its
-    reference's exposure (its linear mean) through the exposure condition, rather than at the generator's own.
+        Both leave parts of G without gradients in some steps: a distributed run needs find_unused_parameters: true.
         channels_last, mixed_precision, compile, generator_chunk: training speed (msiagan.models.fast_training).
     Distributed (msiagan.models.distributed_mixin) on GPUs and CPUs; checkpoints written atomically
     (msiagan.models.atomic_checkpoint); SIGTERM and SIGUSR1 stop it after a step with a checkpoint
     (msiagan.models.preemption). With TensorBoard, validation logs pictures too (msiagan.models.tensorboard_images).
+    Options of a validation dataset besides its own: exposure_given: reference — each image is enhanced at its
+    reference's exposure (its linear mean) through the exposure condition, rather than at the generator's own.
     Logged: l_g_pix, l_g_mac, l_g_ssim, l_g_gan, l_g_total, l_d_real, l_d_fake, out_d_real, out_d_fake (content-only:
     the first three and l_g_total).
     """
@@ -66,7 +67,7 @@ class MSIAGANModel(FastTrainingMixin, StopOnSignalMixin, TensorboardImagesMixin,
         if not self.opt.get('network_d'):
             raise InputError('network_d is missing (MSIAGANModel needs a discriminator)')
         self.check_discriminator_channels(train_opt.get('condition_d', True))
-        if train_opt.get('train_only_g'):
+        if train_opt.get('train_only_g') is not None:
             self.freeze_generator_but(train_opt['train_only_g'])
         super().init_training_settings()
         if self.ema_decay > 0 and not self.opt['path'].get('resume_state'):
@@ -82,21 +83,37 @@ class MSIAGANModel(FastTrainingMixin, StopOnSignalMixin, TensorboardImagesMixin,
         if self.reads_frames:
             self.check_generator_reads_frames()
         self.exposure_given_probability = train_opt.get('exposure_given_probability', 0)
-        if not 0 <= self.exposure_given_probability <= 1:
-            raise InputError(f'train:exposure_given_probability {self.exposure_given_probability} is not in [0, 1]')
+        if isinstance(self.exposure_given_probability, bool) or \
+                not isinstance(self.exposure_given_probability, (int, float)) or \
+                not 0 <= self.exposure_given_probability <= 1:
+            raise InputError(f'train:exposure_given_probability {self.exposure_given_probability!r} is not a number '
+                             'in [0, 1]')
         if self.exposure_given_probability:
             self.check_generator_takes_exposure('train:exposure_given_probability')
+        if 0 < self.exposure_given_probability < 1:
+            self.check_unused_parameters_allowed('train:exposure_given_probability')
 
     def freeze_generator_but(self, parts):
         """train:train_only_g: every parameter of G outside ``parts`` (names of its top-level modules) frozen."""
+        if not isinstance(parts, list) or not all(isinstance(part, str) for part in parts):
+            raise InputError(f'train:train_only_g {parts!r}: give a list of the generator\'s parts, e.g. '
+                             '[exposure_condition]')
+        self.check_unused_parameters_allowed('train:train_only_g')
         net_g = self.get_bare_model(self.net_g)
-        children = {name for name, module in net_g.named_children() if module is not None}
+        children = {name for name, _ in net_g.named_children()}
         unknown = sorted(set(parts) - children)
         if unknown:
             raise InputError(f'train:train_only_g: {type(net_g).__name__} has no part {unknown[0]!r} '
                              f'(its parts: {", ".join(sorted(children))})')
         for name, parameter in net_g.named_parameters():
             parameter.requires_grad_(name.split('.')[0] in parts)
+
+    def check_unused_parameters_allowed(self, option):
+        """``option`` leaves parts of G without gradients in some steps, which DistributedDataParallel refuses
+        unless told (find_unused_parameters)."""
+        if self.opt.get('dist') and not self.opt.get('find_unused_parameters', False):
+            raise InputError(f'{option}: leaves parts of the generator without gradients in some steps; a '
+                             'distributed run needs find_unused_parameters: true')
 
     def check_generator_takes_exposure(self, option):
         """``option`` gives the generator an exposure: it needs an exposure condition."""
