@@ -226,6 +226,8 @@ class ExposureControl:
     @staticmethod
     def target_mean(image, plan):
         """Step 2's linear mean for the generator's output ``image`` (3, H, W): between the generator's own and the
-        photo's, by the plan's weight (log-linear)."""
+        photo's, by the plan's weight (log-linear); the photo's own without measuring the output at weight 1."""
+        if plan['weight'] == 1:
+            return plan['own mean']
         generator_mean = plan.get('generator mean') or linear_mean(image)
         return math.exp((1 - plan['weight']) * math.log(generator_mean) + plan['weight'] * math.log(plan['own mean']))
