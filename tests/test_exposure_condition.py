@@ -66,6 +66,19 @@ def test_training_items_carry_the_whole_references_exposure(tmp_path):
         assert max(crop_means) - min(crop_means) > 1e-3  # the crops differ; what they carry is the whole's
 
 
+@pytest.mark.parametrize('cache', [None, 'memory'])
+def test_a_reference_padded_up_to_gt_size_carries_its_own_exposure_not_the_paddings(tmp_path, cache):
+    lq_dir, gt_dir = write_pairs(str(tmp_path), ['a'], size=(12, 10))
+    gt = np.zeros((10, 12, 3), np.uint8)
+    gt[:, :4] = 255  # mirrored by the padding to 24x24, the white band would count more than its share
+    cv2.imwrite(f'{gt_dir}/a.png', gt)
+    dataset = PairedLowLightDataset({'name': 't', 'phase': 'train', 'dataroot_lq': lq_dir, 'dataroot_gt': gt_dir,
+                                     'io_backend': {'type': 'disk'}, 'gt_size': 24, 'cache': cache})
+    item = dataset[0]
+    assert item['gt'].shape[-2:] == (24, 24)
+    assert item['gt_exposure'] == pytest.approx(4 / 12, rel=1e-6)
+
+
 def test_training_steps_are_given_the_references_exposures_in_their_share(tmp_path, monkeypatch):
     model = make_model(tmp_path, network_g=CONDITIONED, exposure_given_probability=0.5)
     asked = []

@@ -77,7 +77,7 @@ class PairedLowLightDataset(data.Dataset):
         if opt.get('meta_info_file'):
             self.pairs = restrict_to_meta_info(self.pairs, opt['meta_info_file'])
         self.cache = None
-        self.reference_exposures = {}  # index -> the whole reference's linear mean, computed once
+        self.reference_exposures = {}  # index -> the whole reference's linear mean, before padding
         self.synthesis = None
         if opt.get('exposure_synthesis') is not None:
             where = f"datasets: {opt.get('name')}: exposure_synthesis"
@@ -110,7 +110,7 @@ class PairedLowLightDataset(data.Dataset):
                              f"(it is {self.opt['num_worker_per_gpu']}): loader workers cannot share device memory")
         self._open_file_client()
         with ThreadPoolExecutor() as pool:
-            pairs = list(pool.map(self._prepared_pair, self.pairs))
+            pairs = list(pool.map(self._prepared_pair, range(len(self.pairs))))
         if cache == 'device':
             device = torch.device('cuda', torch.cuda.current_device()) if torch.cuda.is_available() else 'cpu'
             pairs = [DevicePairs.from_arrays(pair, device) for pair in pairs]
@@ -169,15 +169,20 @@ class PairedLowLightDataset(data.Dataset):
                              f"{self._source(pair, 'gt')} ({gt.shape[1]}x{gt.shape[0]}) differ in size")
         return lq, gt
 
-    def _prepared_pair(self, pair):
-        """(lq, gt) of one pair read, resized and padded to gt_size, as far as no random choice is involved:
-        (H, W, 3) BGR arrays, as stored, or float32 in [0, 1] once resized."""
-        lq, gt = self._read_pair(pair)
+    def _prepared_pair(self, index):
+        """(lq, gt) of pair ``index`` read, resized and padded to gt_size, as far as no random choice is involved:
+        (H, W, 3) BGR arrays, as stored, or float32 in [0, 1] once resized. In training, the reference's exposure
+        (its linear mean, before any padding) is kept in ``reference_exposures`` the first time."""
+        lq, gt = self._read_pair(self.pairs[index])
         if self.opt.get('resize'):
             interpolation = self.opt.get('resize_interp', 'area')
             lq, gt = (resize_image(to_unit_float(img), self.opt['resize'], interpolation) for img in (lq, gt))
+        if self.opt['phase'] != 'train':
+            return lq, gt
+        if index not in self.reference_exposures:
+            self.reference_exposures[index] = float((to_unit_float(gt).clip(0, 1)**GAMMA).mean())
         gt_size = self.opt.get('gt_size')
-        if self.opt['phase'] == 'train' and gt_size:
+        if gt_size:
             lq, gt = pad_to_size(lq, gt_size), pad_to_size(gt, gt_size)
         return lq, gt
 
@@ -188,12 +193,9 @@ class PairedLowLightDataset(data.Dataset):
         else:
             if self.file_client is None:
                 self._open_file_client()
-            lq, gt = self._prepared_pair(pair)
+            lq, gt = self._prepared_pair(index)
         item = {'lq_path': pair['lq_path'], 'gt_path': pair['gt_path']}
         if self.opt['phase'] == 'train':
-            if index not in self.reference_exposures:
-                whole_reference, = self.storage.item_tensors(gt)
-                self.reference_exposures[index] = float((whole_reference.clamp(0, 1)**GAMMA).mean())
             item['gt_exposure'] = self.reference_exposures[index]
             source = self.synthesis.choose() if self.synthesis else 'dataset'
             whole_frame = self.opt.get('lq_frame', False)
