@@ -29,7 +29,7 @@ export_script = load_script('export_onnx')
 
 with open(f'{REPO}/options/lol_gan_paper.yml') as f:
     PAPER_NETWORK = {**yaml.safe_load(f)['network_g'], 'num_feat': 8}  # the paper's generator, 8 channels wide
-# the shipped generator's parts; its exposure condition is not exported (the export computes the generator's own choice)
+# the shipped generator's parts, its exposure condition included
 GRID_FREE_OPTIONS = {'global_branch': True, 'coarse_blocks': 1, 'resample': 'blurred_ae3_up', 'exposure_condition': True}
 
 
@@ -137,16 +137,34 @@ def enhance(*args):
 
 
 @pytest.mark.parametrize('options', [[], ['--tile', '16'], ['--network-only'], ['--exposure', '-1.5']])
-def test_enhance_onnx_writes_pytorchs_images(shipped_export, tmp_path, options, monkeypatch):
-    """As PyTorch rescaling the output's exposure: the export has no exposure input, so exposure handling cannot ask
-    the shipped generator's exposure condition for one (PyTorch renders a well-exposed photo at its exposure)."""
+def test_enhance_onnx_writes_pytorchs_images(shipped_export, tmp_path, options):
+    """The well-exposed photo too: the export takes an exposure, so exposure handling renders it as PyTorch does."""
     photos = write_photos(tmp_path / 'in')
     assert enhance('-i', photos, '-o', tmp_path / 'onnx', '--onnx', shipped_export[0], *options) == 0
-    monkeypatch.setattr('msiagan.enhance.Enhancer', functools.partial(Enhancer, render_exposure=False))
     assert enhance('-i', photos, '-o', tmp_path / 'torch', '--device', 'cpu', *options) == 0
     for name in ('dark.png', 'bright.png'):
         onnx_out, torch_out = (cv2.imread(str(tmp_path / out / name)).astype(int) for out in ('onnx', 'torch'))
         assert np.abs(onnx_out - torch_out).max() <= 1, (name, options)
+
+
+def test_an_export_with_an_exposure_condition_renders_the_exposure_it_is_given(exports):
+    net, generator = exports['grid_free']
+    assert [value.name for value in onnx.load(generator.path).graph.input] == ['image', 'global_features', 'exposure']
+    x = torch.rand(3, 3, 37, 21, generator=torch.Generator().manual_seed(3))
+    exposure = torch.tensor([float('nan'), 0.05, 0.3])  # NaN: the generator's own choice
+    with torch.no_grad():
+        expected = torch.cat([net(x[:1]), net(x[1:], exposure=exposure[1:])])
+        assert (generator(x, exposure=exposure) - expected).abs().max() <= 1e-4
+        assert (generator(x, exposure=0.3) - net(x, exposure=0.3)).abs().max() <= 1e-4
+        assert (generator(x, exposure=0.3) - generator(x)).abs().max() > 1e-2
+        # tiles get it with the whole image's features, as the generator's
+        whole = torch.rand(1, 3, 70, 90, generator=torch.Generator().manual_seed(4))
+        tiled = enhance_tensor(generator, whole, tile=32, global_features=generator.global_features(whole, 0.15))
+        expected = enhance_tensor(net, whole, global_features=net.global_features(whole, 0.15))
+        assert (tiled - expected).abs().max() <= 1e-4
+    with pytest.raises(InputError, match=f"^{exports['recommended'][1].path}: an exposure was given to a generator "
+                                         'without exposure_condition'):
+        exports['recommended'][1](x, exposure=0.1)
 
 
 def test_enhance_onnx_handles_exposure_from_the_range_in_the_file(shipped_export, tmp_path, capsys):
@@ -175,7 +193,8 @@ def test_an_export_with_a_range_from_before_the_25th_highlight_percentile_is_nam
 def test_export_script_reports_the_graph_and_its_parity(shipped_export):
     path, line = shipped_export
     assert line.startswith(f'{path}: opset 18, ')
-    assert 'inputs image, global_features, receptive_radius 81' in line  # 74, and 7 of resample blurred_ae3_up
+    # receptive_radius: 74, and 7 of resample blurred_ae3_up
+    assert 'inputs image, global_features, exposure, receptive_radius 81' in line
     assert 'exposure range stored' in line
     assert float(line.rsplit('PyTorch| ', 1)[1].split()[0]) <= 1e-4
 

@@ -38,9 +38,9 @@ class Enhancer:
             weights; without it the generator runs alone. Default: True. False: the generator alone.
         exposure (float): The output brighter (+) or darker (-) than the default by this many stops, highlights
             rolled off rather than clipped; 0 (default) changes nothing.
-        render_exposure (bool): For a generator that takes an exposure (MSIAGenerator's exposure_condition; not
-            ONNX), the exposure handling renders the exposure it sets with it, then rescales to it exactly; False:
-            it only rescales the generator's own output, as for any other generator. Default: True.
+        render_exposure (bool): For a generator that takes an exposure (MSIAGenerator's exposure_condition, or an
+            ONNX export of one), the exposure handling renders the exposure it sets with it, then rescales to it
+            exactly; False: it only rescales the generator's own output, as for any other generator. Default: True.
         onnx (str | None): Run this ONNX export of a generator (scripts/model_conversion/export_onnx.py) through
             onnxruntime on the CPU instead (``OnnxGenerator``; needs ``pip install 'msiagan[onnx]'``); weights,
             network, param_key, device, half and fast are then unused, and the training range is the one stored

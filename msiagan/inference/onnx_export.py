@@ -10,6 +10,9 @@ it, see msiagan.archs.arch_util.pad_to_multiple):
   (N, K), optional: its default, NaN, means "those of ``image``"; give the whole image's when ``image`` is a tile
   of it. And the output ``image_global_features`` (N, K): those of ``image``. K holds the (scale, shift) of each
   place in ``PLACES`` that the generator modulates, F channels each, in that order.
+- a generator with an exposure condition (MSIAGenerator's ``exposure_condition``) also has the input ``exposure``
+  (N,), optional: the linear mean each output should have, NaN (its default) for the generator's own choice. It
+  goes into ``image_global_features``, so tiles get it with the whole image's features.
 
 Why one graph with an optional input rather than two graphs: one file that an app runs with the image alone, as
 the generator runs; for tiles, the sub-graph image -> image_global_features (``onnx.utils.Extractor``) gives the
@@ -26,12 +29,13 @@ from os import path as osp
 import torch
 from torch import nn
 
+from msiagan.archs.global_branch import combined_modulations
 from msiagan.utils.errors import InputError
 from msiagan.utils.writing import write_atomically, write_failure
 
 OPSET = 18
 PLACES = ('coarse', 'head')  # the order of the modulations in global_features
-INPUTS, OUTPUTS = ('image', 'global_features'), ('output', 'image_global_features')
+INPUTS, OUTPUTS = ('image', 'global_features', 'exposure'), ('output', 'image_global_features')
 SAMPLE_SHAPE = (2, 40, 56)  # N, H, W traced (not 1: a traced size 1 would stay 1); tests/test_onnx.py checks others
 
 
@@ -56,24 +60,42 @@ def unflatten_features(flat, places):
 
 
 class _WithGlobalFeatures(nn.Module):
-    """The traced module of a generator with global parts: (image, global_features) -> (output, image's features)."""
+    """The traced module of a generator with global parts: (image, global_features[, exposure]) -> (output, image's
+    features [at that exposure])."""
 
     def __init__(self, net, places):
         super().__init__()
         self.net, self.places = net, places
 
-    def forward(self, image, global_features):
-        own = flatten_features(self.net.global_features(image), self.places)
+    def forward(self, image, global_features, exposure=None):
+        features = self.net.global_features(image) if exposure is None else features_at(self.net, image, exposure)
+        own = flatten_features(features, self.places)
         given = torch.where(torch.isnan(global_features), own, global_features)
         return self.net(image, unflatten_features(given, self.places)), own
 
 
+def features_at(net, image, exposure):
+    """``net.global_features`` of image (N, C, H, W) at ``exposure`` (N,) or (1,), where it is not NaN, as a graph
+    can compute it for every image at once: the exposure condition's modulations of NaN images are (1, 0)."""
+    exposure = exposure + image.new_zeros(image.shape[0])  # (1,), the input's default, broadcast to (N,) in the graph
+    asked = ~torch.isnan(exposure)[:, None, None, None]
+    condition = {place: (torch.where(asked, scale, 1.0), torch.where(asked, shift, 0.0)) for place, (scale, shift)
+                 in net.exposure_condition(image, torch.nan_to_num(exposure, nan=1.0)).items()}
+    return combined_modulations([net.global_features(image), condition])
+
+
+def takes_exposure(net):
+    """Whether ``net`` has an exposure condition (MSIAGenerator's ``exposure_condition``)."""
+    return getattr(net, 'exposure_condition', None) is not None
+
+
 def global_places(net, num_in_ch):
-    """The places of ``PLACES`` that ``net``'s global parts modulate (none without them)."""
+    """The places of ``PLACES`` that ``net``'s global parts, exposure condition included, modulate (none without)."""
     if not hasattr(net, 'global_features'):
         return []
     with torch.no_grad():
-        return [place for place in PLACES if place in net.global_features(torch.rand(1, num_in_ch, 8, 8))]
+        features = net.global_features(torch.rand(1, num_in_ch, 8, 8), 0.1 if takes_exposure(net) else None)
+    return [place for place in PLACES if place in features]
 
 
 def export_onnx(net, out, network_opt, weights=None, exposure_range=None):
@@ -91,16 +113,20 @@ def export_onnx(net, out, network_opt, weights=None, exposure_range=None):
     with torch.no_grad(), warnings.catch_warnings():
         if places:
             module = _WithGlobalFeatures(net, places).eval()
-            features = torch.full_like(flatten_features(net.global_features(image), places), float('nan'))
-            args, dims, names = (image, features), (image_dims, {0: batch}), (INPUTS, OUTPUTS)
+            sample = net.global_features(image, 0.1 if takes_exposure(net) else None)
+            features = torch.full_like(flatten_features(sample, places), float('nan'))
+            args, dims, names = (image, features), (image_dims, {0: batch}), (INPUTS[:2], OUTPUTS)
+            if takes_exposure(net):
+                exposure = torch.full((SAMPLE_SHAPE[0],), float('nan'))
+                args, dims, names = args + (exposure,), dims + ({0: batch},), (INPUTS, OUTPUTS)
         else:
             module, args, dims, names = net, (image,), (image_dims,), (INPUTS[:1], OUTPUTS[:1])
         warnings.filterwarnings('ignore', '.*The axis name')  # batch named once, for image and global_features
         program = torch.onnx.export(module, args, dynamo=True, opset_version=OPSET, input_names=list(names[0]),
                                     output_names=list(names[1]), dynamic_shapes=dims, verbose=False)
     model = program.model_proto
-    if places:  # NaN, the default of global_features: an initializer that a feed overrides
-        model.graph.initializer.append(onnx.numpy_helper.from_array(features[:1].numpy(), INPUTS[1]))
+    for default, name in zip(args[1:], INPUTS[1:]):  # NaN, the default of each optional input: an initializer
+        model.graph.initializer.append(onnx.numpy_helper.from_array(default[:1].numpy(), name))
     metadata = {'receptive_radius': getattr(net, 'receptive_radius', None), 'network_g': json.dumps(network_opt),
                 'weights': weights and osp.basename(weights),
                 'exposure_range': exposure_range and json.dumps(exposure_range)}

@@ -36,19 +36,21 @@ def read_model(path):
 
 def check_signature(model, path):
     """Refuse a model whose inputs and outputs are not those of an export: 'image' (rank 4) and, with global parts,
-    'global_features' (rank 2) in; 'output' (rank 4) and then 'image_global_features' out."""
+    'global_features' (rank 2) and, with an exposure condition, 'exposure' (rank 1) in; 'output' (rank 4) and then
+    'image_global_features' out."""
     inputs = {value.name: len(value.type.tensor_type.shape.dim) for value in model.graph.input}
     outputs = [value.name for value in model.graph.output]
-    expected = [({INPUTS[0]: 4}, OUTPUTS[:1]), ({INPUTS[0]: 4, INPUTS[1]: 2}, list(OUTPUTS))]
+    expected = [({INPUTS[0]: 4}, OUTPUTS[:1]), ({INPUTS[0]: 4, INPUTS[1]: 2}, list(OUTPUTS)),
+                ({INPUTS[0]: 4, INPUTS[1]: 2, INPUTS[2]: 1}, list(OUTPUTS))]
     if not any(inputs == names and outputs == list(out) for names, out in expected):
         raise InputError(f'{path}: inputs {", ".join(inputs)} and outputs {", ".join(outputs)}: not a generator '
-                         'exported by export_onnx.py (image [and global_features] in, output [and '
+                         'exported by export_onnx.py (image [and global_features [and exposure]] in, output [and '
                          'image_global_features] out)')
 
 
 class OnnxGenerator:
     """The generator of an ONNX export, called as the PyTorch one: x (N, C, H, W) float32 in [0, 1] on the CPU,
-    optional global_features -> (N, C_out, H, W) float32 (raw, not clamped).
+    optional global_features or exposure -> (N, C_out, H, W) float32 (raw, not clamped).
 
     Args:
         path (str): the .onnx file.
@@ -59,6 +61,8 @@ class OnnxGenerator:
         receptive_radius (int): the context tiles need to give the whole image's output (as the generator's; absent
             for a generator that has none, so tiles get ``tile_context``'s default).
         exposure_range (ExposureRange | None): the training range stored in the file, for exposure handling.
+        exposure_condition (bool | None): True if the graph takes an ``exposure`` (the generator's exposure
+            condition), so that exposure handling renders the exposure it sets; None if not, as on the generator.
     """
 
     def __init__(self, path, threads=None):
@@ -85,22 +89,35 @@ class OnnxGenerator:
         self.session = session(model)
         self.errors = tuple(error for error in vars(onnxruntime.capi.onnxruntime_pybind11_state).values()
                             if isinstance(error, type) and issubclass(error, Exception))
+        input_names = [value.name for value in model.graph.input]
+        self.exposure_condition = True if INPUTS[2] in input_names else None
         self.features_session = None
-        if len(model.graph.input) == 2:  # the whole image's features, without running the generator
+        if len(input_names) > 1:  # the whole image's features, without running the generator
             onnx = import_onnx()
-            self.features_session = session(onnx.utils.Extractor(model).extract_model([INPUTS[0]], [OUTPUTS[1]]))
+            features_inputs = [name for name in input_names if name != INPUTS[1]]
+            self.features_session = session(onnx.utils.Extractor(model).extract_model(features_inputs, [OUTPUTS[1]]))
 
-    def global_features(self, x):
-        """The whole image x's (N, K) global features, to pass to tiles of it; None without global parts."""
+    def global_features(self, x, exposure=None):
+        """The whole image x's (N, K) global features, to pass to tiles of it, at ``exposure`` (a number or (N,),
+        the output's target linear mean; default: the generator's own choice); None without global parts."""
         if self.features_session is None:
             return None
-        return self._run(self.features_session, OUTPUTS[1], {INPUTS[0]: _array(x)})
+        return self._run(self.features_session, OUTPUTS[1], {INPUTS[0]: _array(x), **self._exposure_feed(x, exposure)})
 
-    def __call__(self, x, global_features=None):
-        feeds = {INPUTS[0]: _array(x)}
+    def __call__(self, x, global_features=None, exposure=None):
+        feeds = {INPUTS[0]: _array(x), **self._exposure_feed(x, exposure)}
         if global_features is not None:
             feeds[INPUTS[1]] = _array(global_features)
         return self._run(self.session, OUTPUTS[0], feeds)
+
+    def _exposure_feed(self, x, exposure):
+        """{'exposure': (N,) float32} for ``exposure`` (a number or (N,)), or {} for None; an InputError for an
+        exposure given to a graph without the input."""
+        if exposure is None:
+            return {}
+        if not self.exposure_condition:
+            raise InputError(f'{self.path}: an exposure was given to a generator without exposure_condition')
+        return {INPUTS[2]: _array(torch.as_tensor(exposure, dtype=torch.float32).reshape(-1).expand(len(x)))}
 
     def _run(self, session, output, feeds):
         """``output`` of ``session`` on ``feeds``, a tensor; onnxruntime's errors as RuntimeError (one line), which

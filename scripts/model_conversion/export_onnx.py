@@ -7,10 +7,11 @@
 The graph (msiagan/inference/onnx_export.py): float32, opset 18, any batch, height and width (the padding to the
 generator's grid and the global branch inside it), input 'image' (N, 3, H, W) in [0, 1], output 'output' (the
 generator's raw output: clamp it to [0, 1]). A generator with global parts also takes the optional input
-'global_features' (the whole image's, for tiles) and gives 'image_global_features'. The file holds the generator
-only: exposure handling (msiagan/inference/exposure.py) is not in the graph; the training range beside the weights
-goes into its metadata, for msiagan-enhance --onnx. The export is run by onnxruntime and by PyTorch on a random
-odd-sized image and their largest difference printed.
+'global_features' (the whole image's, for tiles) and gives 'image_global_features'; one with an exposure condition
+also takes the optional input 'exposure' (N,), the linear mean each output should have (NaN: the generator's own
+choice). The file holds the generator only: exposure handling (msiagan/inference/exposure.py) is not in the graph;
+the training range beside the weights goes into its metadata, for msiagan-enhance --onnx. The export is run by
+onnxruntime and by PyTorch on a random odd-sized image and their largest difference printed.
 """
 import argparse
 from os import path as osp
@@ -61,7 +62,8 @@ def main(argv=None):
 
 def report(args):
     difference, generator = export(args.out, args.weights, args.options, args.param_key)
-    inputs = 'image, global_features' if generator.features_session else 'image'
+    inputs = ', '.join(['image'] + ['global_features'] * bool(generator.features_session)
+                       + ['exposure'] * bool(generator.exposure_condition))
     print(f'{args.out}: opset {OPSET}, {osp.getsize(args.out) / 2**20:.2f} MB, inputs {inputs}, receptive_radius '
           f'{getattr(generator, "receptive_radius", "none")}, exposure range {"stored" if generator.exposure_range else "none"}; '
           f'max |onnxruntime - PyTorch| {difference:.1e} at {CHECK_SIZE[1]}x{CHECK_SIZE[0]}')
