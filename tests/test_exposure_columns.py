@@ -77,6 +77,25 @@ def test_kept_and_sweep_scores_match_a_direct_computation(tmp_path, tiny_model):
     assert len(set(np.round(list(scores.values()), 3))) == len(SWEEP_COLUMNS)  # each factor its own input
 
 
+def test_exposure_to_reference_scores_ask_each_input_for_its_references_exposure(tmp_path, tiny_model):
+    options, weights, net = tiny_model
+    write_pairs(str(tmp_path / 'data'), ['a', 'b'], size=(40, 32))
+    compare = load_script('compare')
+    pairs = compare.paired_paths_from_root(str(tmp_path / 'data'))
+    enhancer = compare.Enhancer(str(weights), str(options))
+    expected = []
+    for stem in ('a', 'b'):
+        low, high = (cv2.imread(str(tmp_path / 'data' / role / f'{stem}.png')) for role in ('low', 'high'))
+        stops = np.log2(linear_mean(high) / linear_mean(enhanced_uint8(net, low)))
+        asked = compare.Enhancer(str(weights), str(options), exposure=float(np.clip(stops, -4, 4)))
+        output = asked.enhance_bgr_uint8(low)
+        expected.append(psnr_uint8(output, high))
+        assert abs(np.log2(linear_mean(output) / linear_mean(high))) < abs(stops) / 2  # nearer the reference's
+    scores = compare.exposure_to_reference_scores(enhancer, pairs)
+    assert scores['PSNR (EV to GT)'] == pytest.approx(np.mean(expected), rel=1e-4)
+    assert enhancer.exposure_control.exposure == 0  # at_exposure left the enhancer as it was
+
+
 def test_unpaired_images_are_shrunk_to_1200_pixels_on_the_long_side(tmp_path, tiny_model):
     folder = tmp_path / 'photos'
     folder.mkdir()

@@ -147,7 +147,7 @@ def test_exposure_handling_renders_the_exposure_it_sets_for_the_images_it_change
         asked.append((images.clone(), exposure.clone()))
         return (images ** 0.5).clamp(0, 1)  # rendered: another image than the generator's own
 
-    control = ExposureControl(ExposureRange(0.001, 0.02, 0.1, 0.5))
+    control = ExposureControl(ExposureRange(0.001, 0.02, 0.1, 0.4, 0.5))
     seen = []
     out = control.run(lambda images: seen.append(images.clone()) or images ** 0.3, x, render=render)
     # the generator chooses the dark photo's exposure; the well-exposed one is rendered at its own, once, from the
@@ -165,7 +165,7 @@ def test_a_blended_exposure_is_rendered_after_the_generator_chooses_its_own():
     """Between the training inputs and references, the target mixes the generator's exposure with the photo's:
     the generator runs first, then renders at the target."""
     from msiagan.inference.exposure import ExposureControl, ExposureRange
-    control = ExposureControl(ExposureRange(0.001, 0.02, 0.1, 0.5))
+    control = ExposureControl(ExposureRange(0.001, 0.02, 0.1, 0.4, 0.5))
     x = torch.full((1, 3, 24, 32), 0.05 ** (1 / 2.2))  # linear mean 0.05: in the blend
     plan = control.plan(x[0])
     assert 0 < plan['weight'] < 1
@@ -176,6 +176,32 @@ def test_a_blended_exposure_is_rendered_after_the_generator_chooses_its_own():
     assert len(seen) == 1 and float(asked[0][1]) == pytest.approx(target, rel=1e-4)
     assert (seen[0] ** 2.2).mean() < 0.045 and torch.equal(asked[0][0], x)  # chosen within the range, rendered as is
     assert float((out[0] ** 2.2).mean()) == pytest.approx(target, rel=0.01)
+
+
+def test_exposure_stops_are_rendered_within_the_training_references_exposures():
+    """--exposure asks the condition for the target moved by EV stops, bounded to the references' exposures (0.1 to
+    0.4 here) or to the default target where that lies outside; the rest is rescaled. The output's linear mean is
+    the target times 2 ** EV wherever the render reaches it, and grows with EV."""
+    from msiagan.inference.exposure import ExposureControl, ExposureRange
+    x = torch.cat([torch.full((1, 3, 24, 32), 0.1), (torch.rand(1, 3, 24, 32) * 0.5) ** (1 / 2.2)])  # dark; bright
+    generator_mean = 0.1 ** (0.6 * 2.2)  # the generator's own choice for the dark photo, x ** 0.6: 0.048
+
+    def run(ev):
+        asked = []
+        out = ExposureControl(ExposureRange(0.001, 0.02, 0.1, 0.4, 0.5), exposure=ev).run(
+            lambda images: images ** 0.6, x, render=lambda images, e: asked.append(e.clone()) or images ** 0.3)
+        return out, torch.cat(asked)
+
+    out, asked = run(1)  # the dark photo is rendered too, at twice its generator's choice
+    assert asked[0] == pytest.approx(2 * generator_mean, rel=1e-3)
+    assert float((out[0] ** 2.2).mean()) == pytest.approx(2 * generator_mean, rel=0.01)
+    assert run(0)[1].numel() == 1  # by default only the bright photo is rendered
+    own = float(run(0)[1][0])
+    for ev, dark_render, bright_render in ((-4, generator_mean, 0.1), (4, 0.4, 0.4)):
+        assert run(ev)[1].tolist() == pytest.approx([dark_render, bright_render], rel=1e-3)
+    means = [(run(ev)[0] ** 2.2).mean(dim=(1, 2, 3)) for ev in (-4, -2, -1, 0, 1, 2, 4)]
+    assert all((later > earlier).all() for earlier, later in zip(means, means[1:]))
+    assert float(means[2][1]) == pytest.approx(own / 2, rel=0.01)  # -1 EV: half the photo's own exposure
 
 
 def test_an_enhancer_renders_with_a_generator_that_takes_an_exposure(tmp_path):
@@ -190,7 +216,7 @@ def test_an_enhancer_renders_with_a_generator_that_takes_an_exposure(tmp_path):
     network_g = {'type': 'MSIAGenerator', 'num_feat': 8, 'act': 'lrelu', 'global_branch': True,
                  'exposure_condition': True}
     (tmp_path / 'net.yml').write_text(yaml.safe_dump({'network_g': network_g, 'exposure_range': {
-        'pairs': 3, 'input_mean': {'p2': 0.001, 'p98': 0.02}, 'reference_mean': {'p10': 0.1},
+        'pairs': 3, 'input_mean': {'p2': 0.001, 'p98': 0.02}, 'reference_mean': {'p10': 0.1, 'p98': 0.4},
         'reference_highlight': {'p25': 0.5}}}))
     x = (torch.rand(1, 3, 24, 32) * 0.5) ** (1 / 2.2)  # well exposed (linear mean 0.25): step 2 keeps it
     rendering, rescaling = (Enhancer(str(tmp_path / 'net.pth'), fast=fast, render_exposure=render)

@@ -17,9 +17,9 @@ from msiagan.inference.exposure import ExposureControl, ExposureRange, scale_exp
 from msiagan.metrics.exposure import highlight, linear_mean
 from msiagan.utils.errors import InputError
 
-RANGE = {'pairs': 3, 'input_mean': {'p2': 0.001, 'p98': 0.02}, 'reference_mean': {'p10': 0.1},
+RANGE = {'pairs': 3, 'input_mean': {'p2': 0.001, 'p98': 0.02}, 'reference_mean': {'p10': 0.1, 'p98': 0.4},
          'reference_highlight': {'p25': 0.5}}
-TRAINED = ExposureRange(0.001, 0.02, 0.1, 0.5)
+TRAINED = ExposureRange(0.001, 0.02, 0.1, 0.4, 0.5)
 
 
 def brightening(x):
@@ -96,7 +96,7 @@ def test_a_bright_scene_shot_dark_is_lifted_by_its_highlights_headroom():
     exposure is read as four times its mean (before the blend with the generator's)."""
     scene = photo(0.25)
     dark = ((scene ** 2.2) * 0.25) ** (1 / 2.2)
-    plan = ExposureControl(ExposureRange(0.001, 0.02, 0.03, 0.5)).plan(dark[0])
+    plan = ExposureControl(ExposureRange(0.001, 0.02, 0.03, 0.4, 0.5)).plan(dark[0])
     headroom = 0.5 / highlight((dark[0].permute(1, 2, 0).numpy() * 255).round())
     assert plan['weight'] == 1 and plan['own mean'] == pytest.approx(linear_means(dark).item() * headroom, rel=0.02)
 

@@ -5,6 +5,8 @@ scripts/metrics/compare.py and scripts/metrics/demo_report.py build their genera
     enhanced = Enhancer(fast=True).enhance_bgr_uint8(cv2.imread('dark.png'))   # the shipped LOL-v1 weights
     frames = Enhancer(fast=True).frames(fps=30)      # a video: frames.enhance_tensor(frame) on each frame, in order
 """
+import copy
+
 import cv2
 import numpy as np
 import torch
@@ -67,6 +69,12 @@ class Enhancer:
         self.exposure_handling = 'off' if not exposure_handling else 'no range' if stored_range is None else 'on'
         self.exposure_control = ExposureControl(stored_range, exposure)
         self.renders_exposure = render_exposure and getattr(self.net, 'exposure_condition', None) is not None
+
+    def at_exposure(self, exposure):
+        """This enhancer (the same network, sharing it) with ``exposure`` stops instead (``Enhancer``'s argument)."""
+        other = copy.copy(self)
+        other.exposure_control = ExposureControl(self.exposure_control.range, exposure)
+        return other
 
     def enhance_tensor(self, x, tile=0, tile_pad=None, smooth=None):
         """x (N, C, H, W) in [0, 1] -> (N, C_out, H, W) float32 in [0, 1] on x's device (tiles: ``enhance_tensor``;

@@ -16,7 +16,9 @@ photo that is already well exposed, it blows it out. ``ExposureControl`` wraps t
    it instead, from the photo as it is, and its output is rescaled to it exactly (the condition reaches it only
    roughly).
 3. **--exposure EV**: the result brighter or darker by EV stops in linear light (``scale_exposure``: highlights
-   rolled off towards white rather than clipped; the identity at 0 EV).
+   rolled off towards white rather than clipped; the identity at 0 EV). A generator with an exposure condition
+   renders the brighter or darker target itself, as far as it stays within the training references' exposures
+   (their 10th to 98th percentile, widened to the default target if that lies outside), and the rest is rescaled.
 
 Each step uses one number per image, computed on the whole image (before tiles are cut, as the global branch's
 features are). The ranges come from the training pairs, stored beside the weights (``ExposureRange``); without
@@ -45,7 +47,7 @@ class ExposureRange:
 
     Attributes:
         input_low, input_high: the 2nd and 98th percentiles of the training inputs' linear means.
-        reference_low: the 10th percentile of the training references' linear means.
+        reference_low, reference_high: the 10th and 98th percentiles of the training references' linear means.
         reference_highlight: the 25th percentile of the training references' highlights (``highlight``): a photo
             whose highlights stay below it is read as shot darker than it could have been (the percentile chosen
             on LOL-v1's val: docs/enhancing.md#exposure).
@@ -53,6 +55,7 @@ class ExposureRange:
     input_low: float
     input_high: float
     reference_low: float
+    reference_high: float
     reference_highlight: float
 
     @classmethod
@@ -60,16 +63,17 @@ class ExposureRange:
         """From the ``exposure_range`` block that exposure_stats.py --write-range writes; ``source`` names the file."""
         try:
             values = cls(float(block['input_mean']['p2']), float(block['input_mean']['p98']),
-                         float(block['reference_mean']['p10']), float(block['reference_highlight']['p25']))
+                         float(block['reference_mean']['p10']), float(block['reference_mean']['p98']),
+                         float(block['reference_highlight']['p25']))
         except (KeyError, TypeError, ValueError):
             raise InputError(f'{source}: {RANGE_KEY} is not as exposure_stats.py --write-range writes it '
-                             '(input_mean p2 and p98, reference_mean p10, reference_highlight p25; a block written '
-                             'before reference_highlight p25 existed: run exposure_stats.py --write-range again, '
+                             '(input_mean p2 and p98, reference_mean p10 and p98, reference_highlight p25; a block '
+                             'written before reference_highlight p25 existed: run exposure_stats.py --write-range again, '
                              'then export_onnx.py again for an ONNX file)') from None
-        if not 0 < values.input_low <= values.input_high < values.reference_low <= 1 or \
+        if not 0 < values.input_low <= values.input_high < values.reference_low <= values.reference_high <= 1 or \
                 not 0 < values.reference_highlight <= 1:
-            raise InputError(f'{source}: {RANGE_KEY} {values}: needs 0 < input p2 <= input p98 < reference p10 <= 1 '
-                             'and a reference highlight in (0, 1]')
+            raise InputError(f'{source}: {RANGE_KEY} {values}: needs 0 < input p2 <= input p98 < reference p10 <= '
+                             'reference p98 <= 1 and a reference highlight in (0, 1]')
         return values
 
     @classmethod
@@ -153,10 +157,8 @@ class ExposureControl:
         linear mean and highlight, and the generator's output's linear mean, are replaced by ``smooth(name, value)``,
         their average over the frames so far. Default: each image on its own.
         render (callable | None): for a generator with an exposure condition, ``render(x, exposure)``: the same
-            generator on x (n, 3, H, W) asked for the linear means ``exposure`` (n,). Step 2 then renders each
-            image it changes at its target exposure, from the photo as it is (step 1 serves the generator's own
-            choice), rather than only rescaling the output: at once for a photo that keeps its own exposure, after
-            the generator's own output for one whose exposure is blended with it.
+            generator on x (n, 3, H, W) asked for the linear means ``exposure`` (n,). Steps 2 and 3 then render
+            each image they change at its target (``rendered``) rather than only rescaling the output.
             Not with ``smooth`` (a video's frames keep the rescaling, steady with their smoothed statistics).
         """
         if render is not None and smooth is not None:
@@ -168,16 +170,43 @@ class ExposureControl:
         inputs = (x * scales[:, None, None, None]).clamp_(0, 1)
         if render is None:
             return self.finish(generator(inputs), plans, smooth)
+        return self.rendered(generator, x, inputs, plans, render)
+
+    def rendered(self, generator, x, inputs, plans, render):
+        """Steps 2 and 3 with ``render`` (``run``'s) on x and its step-1 ``inputs``: the generator's own choice is
+        run only for the images whose target needs it (weight below 1); each image whose exposure is changed (weight
+        above 0, or any with --exposure) is rendered from the photo as it is (step 1 serves the generator's own
+        choice) at its target, bounded by ``render_target``, and its output rescaled to that target exactly, then by
+        what is left of the EV stops."""
         own = [index for index, plan in enumerate(plans) if plan['weight'] == 1]  # no need of the generator's choice
         if not own:
             out = generator(inputs)
         else:
             out = inputs.new_empty(inputs.shape)
-            out[own] = render(x[own], torch.tensor([plans[i]['own mean'] for i in own], device=x.device))
             chosen = [index for index in range(len(plans)) if index not in own]
             if chosen:
                 out[chosen] = generator(inputs[chosen])
-        return self.finish(out, plans, smooth, lambda index, exposure: render(x[index], exposure))
+        changed = [index for index, plan in enumerate(plans) if plan['weight'] > 0 or self.exposure != 0]
+        if not changed:
+            return out
+        if not own:
+            out = out.clone()  # not the generator's output, which rendering runs it again beside
+        targets = {index: self.target_mean(out[index], plans[index]) for index in changed}
+        asked = {index: target * 2 ** self.exposure for index, target in targets.items()}
+        bounded = {index: self.render_target(targets[index], asked[index]) for index in changed}
+        out[changed] = render(x[changed], torch.tensor([bounded[i] for i in changed], device=x.device)).to(out.dtype)
+        for index in changed:
+            linear = out[index].float().clamp(0, 1) ** GAMMA
+            linear = scale_exposure(linear, gain_for_mean(linear, bounded[index]))
+            linear = scale_exposure(linear, asked[index] / bounded[index])
+            out[index] = (linear.clamp_(0, 1) ** (1 / GAMMA)).to(out.dtype)
+        return out
+
+    def render_target(self, target, asked):
+        """The exposure to render an image at whose step-2 ``target`` --exposure moves to ``asked`` (linear means):
+        ``asked`` within the training references' exposures (reference_low to reference_high), widened to take in
+        ``target``: the condition is never asked beyond what it was trained on further than the default is."""
+        return min(max(asked, min(target, self.range.reference_low)), max(target, self.range.reference_high))
 
     def plan(self, image, smooth=None):
         """What steps 1 and 2 do to ``image`` (3, H, W) in [0, 1]: its 'input scale' (of its sRGB values, the
@@ -192,13 +221,9 @@ class ExposureControl:
         return {'input scale': (in_range / mean) ** (1 / GAMMA), 'own mean': mean * headroom,
                 'weight': smoothstep(self.range.input_high, self.range.reference_low, mean)}
 
-    def finish(self, out, plans, smooth=None, rerender=None):
-        """Steps 2 and 3 on the generator's output (N, 3, H, W) in [0, 1], image by image (smooth: as ``run``'s).
-
-        rerender (callable | None): ``rerender(index, exposure)``, the generator again on the images ``index`` (a
-        list) of its input, at the linear means ``exposure`` (a tensor): step 2 renders the images whose exposure
-        it blends with the generator's at their targets with it (those that keep their own are rendered already).
-        """
+    def finish(self, out, plans, smooth=None):
+        """Steps 2 and 3 on the generator's output (N, 3, H, W) in [0, 1], image by image, by rescaling (smooth: as
+        ``run``'s)."""
         if smooth is not None and plans[0] is not None:  # every frame, so that the average is never stale
             plans = [{**plan, 'generator mean': smooth('output mean', linear_mean(image))}
                      for image, plan in zip(out, plans)]
@@ -207,10 +232,6 @@ class ExposureControl:
             return out
         targets = {index: self.target_mean(image, plan) for index, (image, plan, adjust)
                    in enumerate(zip(out, plans, adjusted)) if adjust}
-        blended = [index for index in sorted(targets) if plans[index]['weight'] < 1]
-        if rerender is not None and blended:
-            out = out.clone()
-            out[blended] = rerender(blended, torch.tensor([targets[i] for i in blended], device=out.device)).to(out.dtype)
         finished = []
         for number, (image, adjust) in enumerate(zip(out, adjusted)):
             if not adjust and self.exposure == 0:  # the generator's exposure, as it is

@@ -16,15 +16,18 @@ at 256x256; CPU latency at 600x400) and <out>/grid_<stem>.png for each --images 
 (their mean), each output turned back before it is scored; a model that does not depend on the orientation
 scores them as its PSNR.
 
-How a model treats exposure, each in its own columns: --kept gives each reference as the input and scores the
-output against it (``kept PSNR``, the mean, and ``kept worst``): a model should leave a well-exposed photo as it
-is. --sweep gives each reference darkened in linear light by SWEEP_FACTORS (``sweep x0.05`` ... ``sweep x1``:
-linear light times the factor, back with 1/2.2, rounded to uint8, no noise) and scores the output against the
-reference: a model should give the same photo at every darkness (each image's PSNR capped at MAX_PSNR, as an
-output equal to its reference scores infinity). --unpaired DIR enhances DIR's images (each first
-shrunk with INTER_AREA to at most UNPAIRED_LONG_SIDE pixels on its long side) and gives the median and the largest
-grid energy of the outputs (``grid median``, ``grid max``; msiagan.metrics.grid_energy): the strength of a
-pattern repeating every 8 pixels in grey levels, which flat areas should not have.
+How a model treats exposure, each in its own columns: --kept gives each reference as the input and scores the output
+against it (``kept PSNR``, the mean, and ``kept worst``): a model should leave a well-exposed photo as it is.
+--sweep gives each reference darkened in linear light by SWEEP_FACTORS (``sweep x0.05`` ... ``sweep x1``: linear
+light times the factor, back with 1/2.2, rounded to uint8, no noise) and scores the output against the reference: a
+model should give the same photo at every darkness (each image's PSNR capped at MAX_PSNR, as an output equal to its
+reference scores infinity). --exposure-to-reference gives each input the --exposure stops that take its default
+output's linear mean to its reference's (within 4 stops) and scores that output (``PSNR (EV to GT)``, ``SSIM (EV to
+GT)``): how well the exposure a user asks for is rendered (a generator with an exposure condition renders it; with
+--rescale-exposure its output is only rescaled). --unpaired DIR enhances DIR's images (each first shrunk with
+INTER_AREA to at most UNPAIRED_LONG_SIDE pixels on its long side) and gives the median and the largest grid energy
+of the outputs (``grid median``, ``grid max``; msiagan.metrics.grid_energy): the strength of a pattern repeating
+every 8 pixels in grey levels, which flat areas should not have.
 
 Each model runs as msiagan-enhance runs it, with the exposure handled on purpose where its weights have the
 training range beside them (msiagan.inference.exposure); the ``exposure handling`` column says, per model, whether
@@ -38,6 +41,7 @@ importable: installed, or on PYTHONPATH). A module that cannot be imported is re
 import argparse
 import csv
 import importlib
+import math
 import os
 from functools import partial
 from os import path as osp
@@ -52,7 +56,8 @@ from msiagan.data.pairing import paired_paths_from_root
 from msiagan.inference import Enhancer
 from msiagan.inference.visualize import labelled_grid
 from msiagan.metrics import calculate_brightness_error, calculate_psnr_gtmean, calculate_ssim_gtmean
-from msiagan.metrics.exposure import darken_in_linear_light
+from msiagan.inference.exposure import EXPOSURE_LIMIT
+from msiagan.metrics.exposure import darken_in_linear_light, linear_mean
 from msiagan.metrics.grid_energy import BLOCK, grid_energy
 from msiagan.utils.entry import run_cli
 from msiagan.utils.errors import InputError
@@ -124,6 +129,20 @@ def sweep_scores(enhancer, pairs):
             output = enhancer.enhance_bgr_uint8(darken_in_linear_light(high, factor))
             scores[factor].append(min(calculate_psnr(output, high, 0), MAX_PSNR))
     return {f'sweep x{factor:g}': float(np.mean(values)) for factor, values in scores.items()}
+
+
+def exposure_to_reference_scores(enhancer, pairs):
+    """{'PSNR (EV to GT)': mean, 'SSIM (EV to GT)': mean} of the outputs given the exposure stops (--exposure, within
+    EXPOSURE_LIMIT) that take the default output's linear mean to the reference's: what a user who sets the
+    exposure by eye reaches, against GT-mean's rescaling of the output."""
+    scores = {'PSNR (EV to GT)': [], 'SSIM (EV to GT)': []}
+    for pair in pairs:
+        low, high = read_bgr_uint8(pair['lq_path']), read_bgr_uint8(pair['gt_path'])
+        stops = math.log2(linear_mean(high) / max(linear_mean(enhancer.enhance_bgr_uint8(low)), 1e-8))
+        output = enhancer.at_exposure(min(max(stops, -EXPOSURE_LIMIT), EXPOSURE_LIMIT)).enhance_bgr_uint8(low)
+        scores['PSNR (EV to GT)'].append(calculate_psnr(output, high, 0))
+        scores['SSIM (EV to GT)'].append(calculate_ssim(output, high, 0))
+    return {name: float(np.mean(values)) for name, values in scores.items()}
 
 
 def unpaired_paths(folder):
@@ -215,6 +234,9 @@ def compare():
                         help='also PSNR of the outputs for the references given as inputs (mean and worst)')
     parser.add_argument('--sweep', action='store_true', help='also PSNR of the outputs for the references darkened '
                         f"in linear light by {', '.join(f'{factor:g}' for factor in SWEEP_FACTORS)}")
+    parser.add_argument('--exposure-to-reference', action='store_true',
+                        help='also PSNR and SSIM of the outputs given the --exposure stops that take the default '
+                        "output's linear mean to the reference's")
     parser.add_argument('--unpaired', metavar='DIR',
                         help="also the grid energy of the outputs for DIR's images (median and largest)")
     parser.add_argument('--rescale-exposure', action='store_true',
@@ -249,6 +271,8 @@ def compare():
             scores.update(kept_scores(enhancer, pairs))
         if args.sweep:
             scores.update(sweep_scores(enhancer, pairs))
+        if args.exposure_to_reference:
+            scores.update(exposure_to_reference_scores(enhancer, pairs))
         if args.unpaired:
             scores.update(grid_scores(enhancer, unpaired))
         rows.append({
