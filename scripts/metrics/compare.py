@@ -192,6 +192,7 @@ def write_tables(rows, out_dir, threads):
     formats = {'PSNR': '{:.2f}', 'PSNR (GT-mean)': '{:.2f}', 'SSIM': '{:.4f}', 'SSIM (GT-mean)': '{:.4f}',
                'PSNR mirrored': '{:.2f}', 'PSNR turned': '{:.2f}', 'brightness error': '{:.1f}',
                'kept PSNR': '{:.2f}', 'kept worst': '{:.2f}', 'grid median': '{:.3f}', 'grid max': '{:.3f}',
+               'PSNR (EV to GT)': '{:.2f}', 'SSIM (EV to GT)': '{:.4f}',
                **{f'sweep x{factor:g}': '{:.2f}' for factor in SWEEP_FACTORS},
                'params (M)': '{:.3f}', 'GMAC @256x256': '{:.2f}',
                f'CPU ms @600x400 ({threads} threads)': '{:.0f}'}
