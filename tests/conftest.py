@@ -6,6 +6,7 @@ import importlib.util
 import io
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import sysconfig
@@ -219,7 +220,14 @@ def start_training(root, options, runner=(), *args, new_session=False):
     env = dict(os.environ, MSIAGAN_ROOT=str(root), PYTHONUNBUFFERED='1', OMP_NUM_THREADS='1')
     return subprocess.Popen([sys.executable, *runner, osp.join(REPO, 'msiagan', 'train.py'), '-opt', options, *args],
                             cwd=str(root), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=new_session)
+                            start_new_session=new_session, preexec_fn=ctrl_c_as_in_a_terminal)
+
+
+def ctrl_c_as_in_a_terminal():
+    """SIGINT back to its default in a training the tests start, so that Python turns it into KeyboardInterrupt as
+    for a run in a terminal's foreground: a shell starts a background job (pytest run with '&', as CI scripts may)
+    with SIGINT ignored, and its children inherit that."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def finished_output(process, timeout=300):

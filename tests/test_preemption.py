@@ -29,8 +29,6 @@ def stopped_and_resumed(tmp_path_factory):
     uninterrupted = start_training(root, resumable_options(root, 'uninterrupted', TOTAL_ITER))
     options = resumable_options(root, 'stopped', TOTAL_ITER)
     stopped, stopped_output = signalled_after_first_state(root, options, signal.SIGUSR1, signal.SIGTERM)
-    if stopped.returncode == 0:
-        pytest.skip('training ended before the signal came')
     resumed = start_training(root, options, (), '--auto_resume')
     resumed_output = finished_output(resumed)
     assert resumed.returncode == 0, resumed_output[-3000:]

@@ -204,8 +204,6 @@ def test_validation_leaves_the_random_generators_as_it_found_them(tmp_path):
 def test_ctrl_c_stops_training_in_one_line_and_auto_resume_goes_on(tmp_path):
     options = resumable_options(tmp_path, 'interrupted', 40)  # 40 steps: the signal comes well before the end
     process, output = signalled_after_first_state(tmp_path, options, signal.SIGINT)
-    if process.returncode == 0:
-        pytest.skip('training ended before the signal came')
     assert process.returncode == 130 and 'Traceback' not in output, output[-3000:]
     assert output.splitlines()[-1] == ('msiagan-train: stopped (Ctrl-C); the checkpoints and training states saved '
                                        'so far are whole: --auto_resume goes on from the last one, if any')
