@@ -218,7 +218,8 @@ def test_modulations_at_one_place_apply_one_after_the_other():
     first = {'head': (torch.full((1, 2, 1, 1), 2.0), torch.full((1, 2, 1, 1), 1.0))}
     then = {'head': (torch.full((1, 2, 1, 1), 3.0), torch.full((1, 2, 1, 1), -1.0)),
             'coarse': (torch.full((1, 2, 1, 1), 0.5), torch.zeros(1, 2, 1, 1))}
-    combined = whole_image_modulations(None, [lambda x: first, None, lambda x: then])
+    combined = whole_image_modulations(torch.rand(1, 3, 4, 4), [lambda x, statistics: first, None,
+                                                                lambda x, statistics: then])
     features = torch.rand(1, 2, 3, 4)
     torch.testing.assert_close(modulate(features, combined, 'head'), (features * 2 + 1) * 3 - 1)
     torch.testing.assert_close(modulate(features, combined, 'coarse'), features * 0.5)

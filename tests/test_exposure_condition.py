@@ -83,7 +83,7 @@ def test_training_steps_are_given_the_references_exposures_in_their_share(tmp_pa
     model = make_model(tmp_path, network_g=CONDITIONED, exposure_given_probability=0.5)
     asked = []
     condition = model.net_g.exposure_condition
-    monkeypatch.setattr(condition, 'forward', lambda x, exposure: asked.append(exposure) or {})
+    monkeypatch.setattr(condition, 'forward', lambda x, exposure, statistics: asked.append(exposure) or {})
     feed(model)  # seeds the random state once
     model.gt_exposure = torch.tensor([0.1, 0.2])
     for step in range(1, 21):

@@ -241,3 +241,20 @@ def test_write_range_refuses_a_range_exposure_handling_could_not_use(tmp_path, m
         load_script('exposure_stats').main(['--data', str(tmp_path / 'data'), '--write-range', str(options)])
     assert str(stop.value.code).startswith(f'exposure_stats.py: error: --write-range {options}: exposure_range ')
     assert options.read_text() == 'network_g:\n  type: MSIAGenerator\n'  # left as it was
+
+
+def test_gain_for_mean_reaches_the_target_darker_exactly_brighter_in_a_few_steps(monkeypatch):
+    from msiagan.inference import exposure
+    linear = torch.rand(3, 300, 400, generator=torch.Generator().manual_seed(0)) ** 3
+    linear = exposure.sample_pixels(linear)  # what it measures: the statistics' sample of larger images
+    mean = float(linear.mean())
+    assert exposure.gain_for_mean(linear, mean / 4) == pytest.approx(0.25, rel=1e-6)  # plain scaling
+    steps = []
+    monkeypatch.setattr(exposure, 'scale_exposure', lambda x, gain: steps.append(gain) or scale_exposure(x, gain))
+    for target in (mean * 1.01, mean * 2, 0.6):
+        steps.clear()
+        gain = exposure.gain_for_mean(linear, target)
+        assert float(scale_exposure(linear, gain).mean()) == pytest.approx(target, rel=1e-5)
+        assert gain > target / mean and len(steps) <= 8  # highlights rolled off: more gain than the ratio
+    assert exposure.gain_for_mean(linear, 0.999) == exposure.GAIN_LIMIT  # beyond what 64x reaches
+    assert exposure.gain_for_mean(torch.zeros(3, 8, 8), 0.2) == exposure.GAIN_LIMIT

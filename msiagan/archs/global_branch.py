@@ -17,7 +17,8 @@ class ImageContext(nn.Module):
 
     ``statistics(x)`` reduces x (N, C, H, W) in [0, 1] to (N, 2C): the log of each channel's mean and standard
     deviation over H and W. ``forward(x)`` maps them through a small MLP to a per-channel scale and shift of the
-    head's F input channels: {'head': (scale, shift)}.
+    head's F input channels: {'head': (scale, shift)}. (Each module here takes ``statistics``, those of x, if they
+    are at hand: ``whole_image_modulations`` computes them once for all.)
     """
 
     def __init__(self, num_in_ch, num_feat):
@@ -32,8 +33,9 @@ class ImageContext(nn.Module):
         std, mean = torch.std_mean(x, dim=(-2, -1), correction=0)
         return torch.log(torch.cat([mean, std], 1) + 1e-3)
 
-    def forward(self, x):
-        scale, shift = self.mlp(self.statistics(x))[..., None, None].chunk(2, dim=1)
+    def forward(self, x, statistics=None):
+        statistics = self.statistics(x) if statistics is None else statistics
+        scale, shift = self.mlp(statistics)[..., None, None].chunk(2, dim=1)
         return {'head': (1 + scale, shift)}
 
 
@@ -58,10 +60,11 @@ class GlobalBranch(nn.Module):
         nn.init.zeros_(self.mlp[-1].weight)
         nn.init.zeros_(self.mlp[-1].bias)
 
-    def forward(self, x):
+    def forward(self, x, statistics=None):
         pooled = self.convs(area_average(x, 4)).mean(dim=(-2, -1))
+        statistics = ImageContext.statistics(x) if statistics is None else statistics
         coarse_scale, coarse_shift, head_scale, head_shift = self.mlp(
-            torch.cat([pooled, ImageContext.statistics(x)], 1))[..., None, None].chunk(4, dim=1)
+            torch.cat([pooled, statistics], 1))[..., None, None].chunk(4, dim=1)
         return {'coarse': (1 + coarse_scale, coarse_shift), 'head': (1 + head_scale, head_shift)}
 
 
@@ -112,22 +115,27 @@ class ExposureCondition(nn.Module):
         nn.init.zeros_(self.mlp[-1].weight)
         nn.init.zeros_(self.mlp[-1].bias)
 
-    def forward(self, x, exposure):
+    def forward(self, x, exposure, statistics=None):
         target = torch.log(torch.as_tensor(exposure, dtype=x.dtype, device=x.device).clamp(min=1e-6))
         target = target.reshape(-1, 1).expand(x.shape[0], 1)
+        statistics = ImageContext.statistics(x) if statistics is None else statistics
         coarse_scale, coarse_shift, head_scale, head_shift = self.mlp(
-            torch.cat([target, ImageContext.statistics(x)], 1))[..., None, None].chunk(4, dim=1)
+            torch.cat([target, statistics], 1))[..., None, None].chunk(4, dim=1)
         return {'coarse': (1 + coarse_scale, coarse_shift), 'head': (1 + head_scale, head_shift)}
 
 
 def whole_image_modulations(x, modules, exposure_condition=None, exposure=None):
     """The modulations of ``modules`` (those not None, in order) for the whole image x, then, given ``exposure``,
-    ``exposure_condition``'s for it: one (scale, shift) per place."""
-    modulations = [module(x) for module in modules if module is not None]
+    ``exposure_condition``'s for it: one (scale, shift) per place. x's statistics are computed once for all."""
+    if exposure is not None and exposure_condition is None:
+        raise InputError('network_g: an exposure was given to a generator without exposure_condition')
+    modules = [module for module in modules if module is not None]
+    if not modules and exposure is None:
+        return {}
+    statistics = ImageContext.statistics(x)
+    modulations = [module(x, statistics) for module in modules]
     if exposure is not None:
-        if exposure_condition is None:
-            raise InputError('network_g: an exposure was given to a generator without exposure_condition')
-        modulations.append(exposure_condition(x, exposure))
+        modulations.append(exposure_condition(x, exposure, statistics))
     return combined_modulations(modulations)
 
 

@@ -38,7 +38,9 @@ RANGE_KEY = 'exposure_range'  # the block in <weights stem>.yml
 HEADROOM_GAIN_MAX = 16.0  # at most 4 stops of lift read from a photo's highlights
 EXPOSURE_LIMIT = 4.0  # --exposure: at most this many stops either way
 STATS_PIXELS = 1 << 16  # statistics of larger images on an evenly strided subset of at most this many pixels
-SEARCH_STEPS = 20  # bisection steps of the gain that gives an output its target linear mean
+GAIN_LIMIT = 64.0  # gain_for_mean: at most this gain either way
+SEARCH_STEPS = 30  # gain_for_mean: at most this many steps of its search
+SEARCH_TOLERANCE = 1e-6  # gain_for_mean: the mean it reaches, relative to the target
 
 
 @dataclass(frozen=True)
@@ -119,14 +121,45 @@ def linear_mean(image):
 
 
 def gain_for_mean(linear, target):
-    """The gain g with ``scale_exposure(linear, g).mean() == target`` (to about 1e-5 in log g, on ``sample_pixels``);
-    linear (C, H, W)."""
+    """The gain g, from 1 / GAIN_LIMIT to GAIN_LIMIT, with ``scale_exposure(linear, g).mean() == target`` (to a
+    relative SEARCH_TOLERANCE, on ``sample_pixels``); linear (C, H, W).
+
+    Darker (target at most the mean) is plain scaling: g = target / mean. Brighter rolls highlights off, so the mean
+    grows more slowly than g, from target / mean on: g is searched above it by regula falsi on log g (the Illinois
+    variant: a few steps where bisection takes twenty)."""
     sample = sample_pixels(linear)
-    low, high = math.log(1 / 64), math.log(64)
+    mean = float(sample.mean())
+    if mean <= 0:
+        return GAIN_LIMIT  # black: no gain changes it
+    if target <= mean:
+        return max(target / mean, 1 / GAIN_LIMIT)
+
+    def excess(log_gain):
+        return float(scale_exposure(sample, math.exp(log_gain)).mean()) - target
+
+    if target / mean >= GAIN_LIMIT:
+        return GAIN_LIMIT
+    low, high = math.log(target / mean), math.log(GAIN_LIMIT)
+    low_excess, high_excess = excess(low), excess(high)
+    if low_excess >= 0:  # nothing rolled off at target / mean
+        return target / mean
+    if high_excess <= 0:  # beyond what the largest gain reaches
+        return GAIN_LIMIT
+    kept = 0  # the end kept by the last step: -1 low, 1 high; kept twice, its excess is halved (Illinois)
     for _ in range(SEARCH_STEPS):
-        middle = (low + high) / 2
-        low, high = (middle, high) if scale_exposure(sample, math.exp(middle)).mean() < target else (low, middle)
-    return math.exp((low + high) / 2)
+        middle = (low * high_excess - high * low_excess) / (high_excess - low_excess)
+        middle_excess = excess(middle)
+        if abs(middle_excess) <= SEARCH_TOLERANCE * target:
+            break
+        if middle_excess < 0:
+            low, low_excess = middle, middle_excess
+            high_excess = high_excess / 2 if kept == 1 else high_excess
+            kept = 1
+        else:
+            high, high_excess = middle, middle_excess
+            low_excess = low_excess / 2 if kept == -1 else low_excess
+            kept = -1
+    return math.exp(middle)
 
 
 def smoothstep(low, high, value):
