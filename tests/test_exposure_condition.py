@@ -180,25 +180,31 @@ def test_a_blended_exposure_is_rendered_after_the_generator_chooses_its_own():
 
 def test_exposure_stops_are_rendered_within_the_training_references_exposures():
     """--exposure asks the condition for the target moved by EV stops, bounded to the references' exposures (0.1 to
-    0.4 here) or to the default target where that lies outside; the rest is rescaled. The output's linear mean is
-    the target times 2 ** EV wherever the render reaches it, and grows with EV."""
+    0.4 here) or to the default target where that lies outside; the rest is rescaled. A dark photo is rendered from
+    what the generator saw, and not at all where the bound keeps its target. The output's linear mean is the target
+    times 2 ** EV wherever the render reaches it, and grows with EV."""
     from msiagan.inference.exposure import ExposureControl, ExposureRange
-    x = torch.cat([torch.full((1, 3, 24, 32), 0.1), (torch.rand(1, 3, 24, 32) * 0.5) ** (1 / 2.2)])  # dark; bright
-    generator_mean = 0.1 ** (0.6 * 2.2)  # the generator's own choice for the dark photo, x ** 0.6: 0.048
+    x = torch.cat([torch.full((1, 3, 24, 32), 0.02), (torch.rand(1, 3, 24, 32) * 0.5) ** (1 / 2.2)])  # dark; bright
+    seen = x[0] * (0.001 / 0.02 ** 2.2) ** (1 / 2.2)  # step 1: the dark photo brought up to the training inputs'
+    generator_mean = float(seen.mean()) ** (0.5 * 2.2)  # the generator's own choice for it, seen ** 0.5: 0.032
 
     def run(ev):
         asked = []
         out = ExposureControl(ExposureRange(0.001, 0.02, 0.1, 0.4, 0.5), exposure=ev).run(
-            lambda images: images ** 0.6, x, render=lambda images, e: asked.append(e.clone()) or images ** 0.3)
-        return out, torch.cat(asked)
+            lambda images: images ** 0.5, x,
+            render=lambda images, e: asked.append((images.clone(), e.clone())) or images ** 0.3)
+        return out, (torch.cat([images for images, _ in asked]), torch.cat([e for _, e in asked])) if asked else None
 
-    out, asked = run(1)  # the dark photo is rendered too, at twice its generator's choice
+    out, (sources, asked) = run(1)  # the dark photo is rendered too, at twice its generator's choice
+    torch.testing.assert_close(sources[0], seen)
     assert asked[0] == pytest.approx(2 * generator_mean, rel=1e-3)
     assert float((out[0] ** 2.2).mean()) == pytest.approx(2 * generator_mean, rel=0.01)
-    assert run(0)[1].numel() == 1  # by default only the bright photo is rendered
-    own = float(run(0)[1][0])
-    for ev, dark_render, bright_render in ((-4, generator_mean, 0.1), (4, 0.4, 0.4)):
-        assert run(ev)[1].tolist() == pytest.approx([dark_render, bright_render], rel=1e-3)
+    assert run(0)[1][1].numel() == 1  # by default only the bright photo is rendered
+    own = float(run(0)[1][1][0])
+    assert run(4)[1][1].tolist() == pytest.approx([0.4, 0.4], rel=1e-3)
+    darker, (_, asked) = run(-4)  # the dark photo's target is below the bound already: its output is rescaled
+    assert asked.tolist() == pytest.approx([0.1], rel=1e-3)
+    torch.testing.assert_close(darker[0], (seen ** (0.5 * 2.2) / 16) ** (1 / 2.2))
     means = [(run(ev)[0] ** 2.2).mean(dim=(1, 2, 3)) for ev in (-4, -2, -1, 0, 1, 2, 4)]
     assert all((later > earlier).all() for earlier, later in zip(means, means[1:]))
     assert float(means[2][1]) == pytest.approx(own / 2, rel=0.01)  # -1 EV: half the photo's own exposure

@@ -2,7 +2,6 @@
 (msiagan.inference.onnx_runtime, msiagan-enhance --onnx): the same output as PyTorch, whole, at odd and tiny sizes,
 in tiles and through the command line; bad files named in one line."""
 import contextlib
-import functools
 import io
 import json
 import os
@@ -162,6 +161,8 @@ def test_an_export_with_an_exposure_condition_renders_the_exposure_it_is_given(e
         tiled = enhance_tensor(generator, whole, tile=32, global_features=generator.global_features(whole, 0.15))
         expected = enhance_tensor(net, whole, global_features=net.global_features(whole, 0.15))
         assert (tiled - expected).abs().max() <= 1e-4
+    with pytest.raises(InputError, match='give the exposure to global_features, not beside its result'):
+        generator(x, generator.global_features(x), exposure=0.1)
     with pytest.raises(InputError, match=f"^{exports['recommended'][1].path}: an exposure was given to a generator "
                                          'without exposure_condition'):
         exports['recommended'][1](x, exposure=0.1)

@@ -70,8 +70,8 @@ class ExposureRange:
         except (KeyError, TypeError, ValueError):
             raise InputError(f'{source}: {RANGE_KEY} is not as exposure_stats.py --write-range writes it '
                              '(input_mean p2 and p98, reference_mean p10 and p98, reference_highlight p25; a block '
-                             'written before reference_highlight p25 existed: run exposure_stats.py --write-range again, '
-                             'then export_onnx.py again for an ONNX file)') from None
+                             'written before reference_highlight p25 existed: run exposure_stats.py --write-range '
+                             'again, then export_onnx.py again for an ONNX file)') from None
         if not 0 < values.input_low <= values.input_high < values.reference_low <= values.reference_high <= 1 or \
                 not 0 < values.reference_highlight <= 1:
             raise InputError(f'{source}: {RANGE_KEY} {values}: needs 0 < input p2 <= input p98 < reference p10 <= '
@@ -146,6 +146,7 @@ def gain_for_mean(linear, target):
     if high_excess <= 0:  # beyond what the largest gain reaches
         return GAIN_LIMIT
     kept = 0  # the end kept by the last step: -1 low, 1 high; kept twice, its excess is halved (Illinois)
+    middle = low
     for _ in range(SEARCH_STEPS):
         middle = (low * high_excess - high * low_excess) / (high_excess - low_excess)
         middle_excess = excess(middle)
@@ -160,6 +161,15 @@ def gain_for_mean(linear, target):
             low_excess = low_excess / 2 if kept == -1 else low_excess
             kept = -1
     return math.exp(middle)
+
+
+def exposed(image, mean=None, gain=1.0):
+    """``image`` (3, H, W) in [0, 1] (sRGB values) rescaled in linear light to the linear mean ``mean`` (if given:
+    ``gain_for_mean``), then by ``gain`` (``scale_exposure``); in image's dtype."""
+    linear = image.float().clamp(0, 1) ** GAMMA
+    if mean is not None:
+        linear = scale_exposure(linear, gain_for_mean(linear, mean))
+    return (scale_exposure(linear, gain).clamp_(0, 1) ** (1 / GAMMA)).to(image.dtype)
 
 
 def smoothstep(low, high, value):
@@ -206,11 +216,12 @@ class ExposureControl:
         return self.rendered(generator, x, inputs, plans, render)
 
     def rendered(self, generator, x, inputs, plans, render):
-        """Steps 2 and 3 with ``render`` (``run``'s) on x and its step-1 ``inputs``: the generator's own choice is
-        run only for the images whose target needs it (weight below 1); each image whose exposure is changed (weight
-        above 0, or any with --exposure) is rendered from the photo as it is (step 1 serves the generator's own
-        choice) at its target, bounded by ``render_target``, and its output rescaled to that target exactly, then by
-        what is left of the EV stops."""
+        """Steps 2 and 3 with ``render`` (``run``'s) on x and its step-1 ``inputs``. The generator's own choice is
+        run only for the images whose target needs it (weight below 1). Each image whose exposure is changed is
+        rendered at its target, bounded by ``render_target``: one with weight above 0 from the photo as it is (step 1
+        serves the generator's own choice), a dark one given --exposure from what the generator saw, unless the
+        bound leaves its target where the generator put it. Each output is then rescaled to its render's target
+        exactly, and by what is left of the EV stops."""
         own = [index for index, plan in enumerate(plans) if plan['weight'] == 1]  # no need of the generator's choice
         if not own:
             out = generator(inputs)
@@ -227,12 +238,12 @@ class ExposureControl:
         targets = {index: self.target_mean(out[index], plans[index]) for index in changed}
         asked = {index: target * 2 ** self.exposure for index, target in targets.items()}
         bounded = {index: self.render_target(targets[index], asked[index]) for index in changed}
-        out[changed] = render(x[changed], torch.tensor([bounded[i] for i in changed], device=x.device)).to(out.dtype)
+        again = [index for index in changed if plans[index]['weight'] > 0 or bounded[index] != targets[index]]
+        if again:
+            sources = torch.stack([(x if plans[index]['weight'] > 0 else inputs)[index] for index in again])
+            out[again] = render(sources, torch.tensor([bounded[i] for i in again], device=x.device)).to(out.dtype)
         for index in changed:
-            linear = out[index].float().clamp(0, 1) ** GAMMA
-            linear = scale_exposure(linear, gain_for_mean(linear, bounded[index]))
-            linear = scale_exposure(linear, asked[index] / bounded[index])
-            out[index] = (linear.clamp_(0, 1) ** (1 / GAMMA)).to(out.dtype)
+            out[index] = exposed(out[index], bounded[index] if index in again else None, asked[index] / bounded[index])
         return out
 
     def render_target(self, target, asked):
@@ -265,17 +276,9 @@ class ExposureControl:
             return out
         targets = {index: self.target_mean(image, plan) for index, (image, plan, adjust)
                    in enumerate(zip(out, plans, adjusted)) if adjust}
-        finished = []
-        for number, (image, adjust) in enumerate(zip(out, adjusted)):
-            if not adjust and self.exposure == 0:  # the generator's exposure, as it is
-                finished.append(image)
-                continue
-            linear = image.float().clamp(0, 1) ** GAMMA
-            if adjust:
-                linear = scale_exposure(linear, gain_for_mean(linear, targets[number]))
-            linear = scale_exposure(linear, 2 ** self.exposure)
-            finished.append((linear.clamp_(0, 1) ** (1 / GAMMA)).to(out.dtype))
-        return torch.stack(finished)
+        return torch.stack([image if not adjust and self.exposure == 0  # the generator's exposure, as it is
+                            else exposed(image, targets.get(number), 2 ** self.exposure)
+                            for number, (image, adjust) in enumerate(zip(out, adjusted))])
 
     @staticmethod
     def target_mean(image, plan):

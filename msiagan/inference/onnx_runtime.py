@@ -107,6 +107,8 @@ class OnnxGenerator:
     def __call__(self, x, global_features=None, exposure=None):
         feeds = {INPUTS[0]: _array(x), **self._exposure_feed(x, exposure)}
         if global_features is not None:
+            if exposure is not None:
+                raise InputError(f'{self.path}: give the exposure to global_features, not beside its result')
             feeds[INPUTS[1]] = _array(global_features)
         return self._run(self.session, OUTPUTS[0], feeds)
 

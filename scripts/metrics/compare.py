@@ -138,7 +138,7 @@ def exposure_to_reference_scores(enhancer, pairs):
     scores = {'PSNR (EV to GT)': [], 'SSIM (EV to GT)': []}
     for pair in pairs:
         low, high = read_bgr_uint8(pair['lq_path']), read_bgr_uint8(pair['gt_path'])
-        stops = math.log2(linear_mean(high) / max(linear_mean(enhancer.enhance_bgr_uint8(low)), 1e-8))
+        stops = math.log2(max(linear_mean(high), 1e-8) / max(linear_mean(enhancer.enhance_bgr_uint8(low)), 1e-8))
         output = enhancer.at_exposure(min(max(stops, -EXPOSURE_LIMIT), EXPOSURE_LIMIT)).enhance_bgr_uint8(low)
         scores['PSNR (EV to GT)'].append(calculate_psnr(output, high, 0))
         scores['SSIM (EV to GT)'].append(calculate_ssim(output, high, 0))
