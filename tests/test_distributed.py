@@ -174,3 +174,32 @@ def test_the_documented_torchrun_example_options_train_on_gloo(tmp_path):
     output = finished_output(process)
     assert process.returncode == 0, output[-3000:]
     assert glob.glob(str(tmp_path / 'experiments' / opt['name'] / 'models' / 'net_g_2.pth'))
+
+
+def test_training_parts_of_g_some_steps_given_the_exposure_trains_on_gloo(tmp_path):
+    """train_only_g and a fractional exposure_given_probability leave parts of G without gradients in some steps (the
+    condition, in steps not given the exposure, on one process or both): with find_unused_parameters DDP runs them,
+    the frozen parts stay as loaded and the trained ones learn."""
+    train_dirs = write_pairs(str(tmp_path / 'train'), ['a', 'b', 'c', 'd'], size=(32, 32))
+    network_g = {'type': 'MSIAGenerator', 'num_feat': 8, 'act': 'lrelu', 'global_branch': True,
+                 'exposure_condition': True}
+    torch.manual_seed(0)
+    initial = MSIAGenerator(**{key: value for key, value in network_g.items() if key != 'type'})
+    torch.save({'params': initial.state_dict()}, tmp_path / 'init.pth')
+    opt = tiny_train_options('condition', train_dirs, train_dirs, total_iter=4, exposure_given_probability=0.5,
+                             train_only_g=['exposure_condition', 'global_branch'])
+    opt['network_g'] = network_g
+    opt['find_unused_parameters'] = True
+    opt['path']['pretrain_network_g'] = str(tmp_path / 'init.pth')
+    opt['datasets']['train'].update(dataset_enlarge_ratio=1)
+    del opt['datasets']['val'], opt['val']
+    opt['logger']['save_checkpoint_freq'] = 4
+    process = start_training(tmp_path, write_options(tmp_path / 'condition.yml', opt), TORCHRUN, '--launcher', 'pytorch')
+    output = finished_output(process)
+    assert process.returncode == 0, output[-3000:]
+    trained = torch.load(tmp_path / 'experiments' / 'condition' / 'models' / 'net_g_4.pth', weights_only=True)['params']
+    for name, value in initial.state_dict().items():
+        if not name.startswith(('exposure_condition.', 'global_branch.')):
+            assert torch.equal(trained[name], value), name  # frozen
+        elif name.endswith('mlp.2.weight'):  # the last layers, from zero: they learn
+            assert not torch.equal(trained[name], value), name

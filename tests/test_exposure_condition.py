@@ -250,3 +250,7 @@ def test_train_only_g_trains_the_named_parts_and_keeps_the_rest(tmp_path):
         make_model(tmp_path, network_g=CONDITIONED, train_only_g=['head_x'])
     with pytest.raises(InputError, match="train:train_only_g 'exposure_condition': give a list"):
         make_model(tmp_path, network_g=CONDITIONED, train_only_g='exposure_condition')
+    with pytest.raises(InputError, match=r"train:train_only_g \['exposure_condition'\] with exposure_given_probabili"
+                                         r"ty 0.5: .* nothing to train: set exposure_given_probability: 1"):
+        make_model(tmp_path, network_g=CONDITIONED, exposure_given_probability=0.5,
+                   train_only_g=['exposure_condition'])

@@ -92,6 +92,11 @@ class MSIAGANModel(FastTrainingMixin, StopOnSignalMixin, TensorboardImagesMixin,
             self.check_generator_takes_exposure('train:exposure_given_probability')
         if 0 < self.exposure_given_probability < 1:
             self.check_unused_parameters_allowed('train:exposure_given_probability')
+        only = train_opt.get('train_only_g')
+        if only is not None and set(only) <= {'exposure_condition'} and self.exposure_given_probability < 1:
+            raise InputError(f'train:train_only_g {only} with exposure_given_probability '
+                             f'{self.exposure_given_probability}: a step not given the exposure does not use the '
+                             'condition, so it would have nothing to train: set exposure_given_probability: 1')
 
     def freeze_generator_but(self, parts):
         """train:train_only_g: every parameter of G outside ``parts`` (names of its top-level modules) frozen."""
