@@ -29,7 +29,7 @@ from os import path as osp
 import torch
 from torch import nn
 
-from msiagan.archs.global_branch import combined_modulations
+from msiagan.archs.global_branch import whole_image_modulations
 from msiagan.utils.errors import InputError
 from msiagan.utils.writing import write_atomically, write_failure
 
@@ -79,9 +79,13 @@ def features_at(net, image, exposure):
     can compute it for every image at once: the exposure condition's modulations of NaN images are (1, 0)."""
     exposure = exposure + image.new_zeros(image.shape[0])  # (1,), the input's default, broadcast to (N,) in the graph
     asked = ~torch.isnan(exposure)[:, None, None, None]
-    condition = {place: (torch.where(asked, scale, 1.0), torch.where(asked, shift, 0.0)) for place, (scale, shift)
-                 in net.exposure_condition(image, torch.nan_to_num(exposure, nan=1.0)).items()}
-    return combined_modulations([net.global_features(image), condition])
+
+    def condition_where_asked(x, target, statistics):
+        return {place: (torch.where(asked, scale, 1.0), torch.where(asked, shift, 0.0))
+                for place, (scale, shift) in net.exposure_condition(x, target, statistics).items()}
+
+    return whole_image_modulations(image, [net.context, net.global_branch], condition_where_asked,
+                                   torch.nan_to_num(exposure, nan=1.0))
 
 
 def takes_exposure(net):
