@@ -31,6 +31,14 @@ def tiny_model(tmp_path):
     return tmp_path / 'net.yml', tmp_path / 'net.pth', net.eval()
 
 
+def on_two_pairs(tmp_path, tiny_model):
+    """(compare.py as a module, its pairs of two written 40x32 pairs, an Enhancer of ``tiny_model``)."""
+    options, weights, _ = tiny_model
+    write_pairs(str(tmp_path / 'data'), ['a', 'b'], size=(40, 32))
+    compare = load_script('compare')
+    return compare, compare.paired_paths_from_root(str(tmp_path / 'data')), compare.Enhancer(str(weights), str(options))
+
+
 def test_darkening_in_linear_light_by_its_definition():
     img = np.arange(256, dtype=np.uint8).reshape(16, 16, 1).repeat(3, axis=2)
     for factor in (0.05, 0.4, 1):
@@ -58,11 +66,8 @@ def test_grid_energy_of_noise_averages_out():
 
 
 def test_kept_and_sweep_scores_match_a_direct_computation(tmp_path, tiny_model):
-    options, weights, net = tiny_model
-    write_pairs(str(tmp_path / 'data'), ['a', 'b'], size=(40, 32))
-    compare = load_script('compare')
-    pairs = compare.paired_paths_from_root(str(tmp_path / 'data'))
-    enhancer = compare.Enhancer(str(weights), str(options))
+    compare, pairs, enhancer = on_two_pairs(tmp_path, tiny_model)
+    net = tiny_model[2]
     highs = [cv2.imread(str(tmp_path / 'data' / 'high' / f'{stem}.png')) for stem in ('a', 'b')]
     kept = [psnr_uint8(enhanced_uint8(net, high), high) for high in highs]
     assert compare.kept_scores(enhancer, pairs) == pytest.approx({'kept PSNR': np.mean(kept),
@@ -78,11 +83,8 @@ def test_kept_and_sweep_scores_match_a_direct_computation(tmp_path, tiny_model):
 
 
 def test_exposure_to_reference_scores_ask_each_input_for_its_references_exposure(tmp_path, tiny_model):
+    compare, pairs, enhancer = on_two_pairs(tmp_path, tiny_model)
     options, weights, net = tiny_model
-    write_pairs(str(tmp_path / 'data'), ['a', 'b'], size=(40, 32))
-    compare = load_script('compare')
-    pairs = compare.paired_paths_from_root(str(tmp_path / 'data'))
-    enhancer = compare.Enhancer(str(weights), str(options))
     expected = []
     for stem in ('a', 'b'):
         low, high = (cv2.imread(str(tmp_path / 'data' / role / f'{stem}.png')) for role in ('low', 'high'))
