@@ -138,6 +138,24 @@ def test_smoothing_0_is_frame_by_frame_exactly_and_smoothing_changes_it(shipped)
     assert (smoothed[-1] - shipped.enhance_tensor(frames[-1])).abs().max() > 1e-3
 
 
+def test_a_well_exposed_clip_is_rendered_at_its_own_exposure_as_a_photo_is(shipped):
+    """The shipped generator's exposure condition renders a well-exposed video's frames, as it renders a photo: a
+    steady clip (averages of equal values change nothing) gives the photo's output in every frame, not the rescaled
+    one; then a dark stretch, which the generator renders alone, and the bright frame again, taken afresh."""
+    bright, = frame_tensors(pan_clip(video_flicker.load(None), SIZE, 1, 0.0, [1.0], seed=3))
+    assert shipped.exposure_control.plan(bright[0])['weight'] == 1
+    photo = shipped.enhance_tensor(bright)
+    rescaled = Enhancer(fast=True, render_exposure=False).enhance_tensor(bright)
+    assert (photo - rescaled).abs().max() > 1e-2
+    frames = shipped.frames(FPS, 0.5)
+    for _ in range(3):
+        torch.testing.assert_close(frames.enhance_tensor(bright), photo, atol=1e-5, rtol=0)
+    dark = frame_tensors(dark_frames(2))
+    for x in dark:
+        frames.enhance_tensor(x)
+    assert 'rendered global features' not in frames.smoother.averages  # not left stale for the next bright frame
+
+
 @pytest.mark.parametrize('fps, seconds', [(0, 0.5), (25, -1), (float('nan'), 0.5)])
 def test_frames_need_a_frame_rate_and_0_or_more_seconds(shipped, fps, seconds):
     with pytest.raises(InputError, match=f'fps {fps}, temporal smoothing {seconds} s: need fps > 0 and 0 s or more'):

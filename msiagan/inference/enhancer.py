@@ -87,13 +87,21 @@ class Enhancer:
         if smooth is not None and len(x) != 1:
             raise InputError(f'smoothing over frames takes one frame at a time, not {len(x)}')
         device = x.device
-        render = None
-        if self.renders_exposure and smooth is None:  # a video's frames keep their smoothed global features
-            render = lambda image, exposure: enhance_tensor(  # noqa: E731
-                self.net, image, tile, tile_pad, global_features=self.net.global_features(image, exposure))
+        rendered = []
+
+        def render(image, exposure):
+            features = self.net.global_features(image, exposure)
+            if smooth is not None:
+                features = smooth('rendered global features', features)
+            rendered.append(True)
+            return enhance_tensor(self.net, image, tile, tile_pad, global_features=features)
+
         with torch.no_grad():
             out = self.exposure_control.run(lambda image: self.generate(image, tile, tile_pad, smooth),
-                                            x.to(self.device, self.dtype), smooth, render)
+                                            x.to(self.device, self.dtype), smooth,
+                                            render if self.renders_exposure else None)
+        if smooth is not None and not rendered:  # not to be resumed, stale, by a later frame
+            smooth.forget('rendered global features')
         return out.float().to(device)
 
     def generate(self, x, tile, tile_pad, smooth):

@@ -202,10 +202,7 @@ class ExposureControl:
         render (callable | None): for a generator with an exposure condition, ``render(x, exposure)``: the same
             generator on x (n, 3, H, W) asked for the linear means ``exposure`` (n,). Steps 2 and 3 then render
             each image they change at its target (``rendered``) rather than only rescaling the output.
-            Not with ``smooth`` (a video's frames keep the rescaling, steady with their smoothed statistics).
         """
-        if render is not None and smooth is not None:
-            raise ValueError('ExposureControl.run: render and smooth together (a video keeps the rescaling)')
         if self.range is None:
             return self.finish(generator(x), [None] * len(x))
         plans = [self.plan(image, smooth) for image in x]
@@ -213,15 +210,16 @@ class ExposureControl:
         inputs = (x * scales[:, None, None, None]).clamp_(0, 1)
         if render is None:
             return self.finish(generator(inputs), plans, smooth)
-        return self.rendered(generator, x, inputs, plans, render)
+        return self.rendered(generator, x, inputs, plans, render, smooth)
 
-    def rendered(self, generator, x, inputs, plans, render):
+    def rendered(self, generator, x, inputs, plans, render, smooth=None):
         """Steps 2 and 3 with ``render`` (``run``'s) on x and its step-1 ``inputs``. The generator's own choice is
         run only for the images whose target needs it (weight below 1). Each image whose exposure is changed is
         rendered at its target, bounded by ``render_target``: one with weight above 0 from the photo as it is (step 1
         serves the generator's own choice), a dark one given --exposure from what the generator saw, unless the
         bound leaves its target where the generator put it. Each output is then rescaled to its render's target
-        exactly, and by what is left of the EV stops."""
+        exactly, and by what is left of the EV stops. smooth: as ``run``'s; a frame that skips the generator drops
+        the average of its output's mean, rather than leave it stale for a later frame."""
         own = [index for index, plan in enumerate(plans) if plan['weight'] == 1]  # no need of the generator's choice
         if not own:
             out = generator(inputs)
@@ -230,6 +228,11 @@ class ExposureControl:
             chosen = [index for index in range(len(plans)) if index not in own]
             if chosen:
                 out[chosen] = generator(inputs[chosen])
+        if smooth is not None:  # one frame
+            if own:
+                smooth.forget('output mean')
+            else:
+                plans = [{**plans[0], 'generator mean': smooth('output mean', linear_mean(out[0]))}]
         changed = [index for index, plan in enumerate(plans) if plan['weight'] > 0 or self.exposure != 0]
         if not changed:
             return out

@@ -6,7 +6,8 @@ of content make the brightness jump. It is decided in two places, each from numb
 - the generator's global features (``global_features``: what the whole image sets, a scale and shift per feature
   channel, msiagan.archs.global_branch), which set the exposure the generator gives;
 - the exposure handling (msiagan.inference.exposure): the input's linear mean and highlights (how much the input is
-  scaled, and whether the photo keeps its own exposure) and the generator's output mean (the gain that sets it).
+  scaled, and whether the photo keeps its own exposure) and the generator's output mean (the gain that sets it);
+  with an exposure condition, also the global features a bright frame is rendered with at its exposure.
 
 A ``FrameEnhancer`` replaces each of these by its exponential moving average over the frames so far
 (``ExponentialSmoother``), with a time constant in seconds: brightness then follows the scene, not the noise. A scene
@@ -42,6 +43,10 @@ class ExponentialSmoother:
 
     def reset(self):
         self.averages.clear()
+
+    def forget(self, name):
+        """Drop the average of ``name`` (a value not computed for a frame): the next one is taken as it is."""
+        self.averages.pop(name, None)
 
     def __call__(self, name, value):
         if name in self.averages:
