@@ -150,6 +150,7 @@ def test_a_well_exposed_clip_is_rendered_at_its_own_exposure_as_a_photo_is(shipp
     frames = shipped.frames(FPS, 0.5)
     for _ in range(3):
         torch.testing.assert_close(frames.enhance_tensor(bright), photo, atol=1e-5, rtol=0)
+    assert not {'global features', 'output mean'} & set(frames.smoother.averages)  # the generator's choice: unused
     dark = frame_tensors(dark_frames(2))
     for x in dark:
         frames.enhance_tensor(x)

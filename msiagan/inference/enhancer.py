@@ -87,21 +87,25 @@ class Enhancer:
         if smooth is not None and len(x) != 1:
             raise InputError(f'smoothing over frames takes one frame at a time, not {len(x)}')
         device = x.device
-        rendered = []
+        ran = set()  # which of the generator's own choice and the render ran, for smooth
+
+        def generate(image):
+            ran.add('global features')
+            return self.generate(image, tile, tile_pad, smooth)
 
         def render(image, exposure):
+            ran.add('rendered global features')
             features = self.net.global_features(image, exposure)
             if smooth is not None:
                 features = smooth('rendered global features', features)
-            rendered.append(True)
             return enhance_tensor(self.net, image, tile, tile_pad, global_features=features)
 
         with torch.no_grad():
-            out = self.exposure_control.run(lambda image: self.generate(image, tile, tile_pad, smooth),
-                                            x.to(self.device, self.dtype), smooth,
+            out = self.exposure_control.run(generate, x.to(self.device, self.dtype), smooth,
                                             render if self.renders_exposure else None)
-        if smooth is not None and not rendered:  # not to be resumed, stale, by a later frame
-            smooth.forget('rendered global features')
+        if smooth is not None:  # an average this frame did not compute is dropped, not taken up stale later
+            for name in {'global features', 'rendered global features'} - ran:
+                smooth.forget(name)
         return out.float().to(device)
 
     def generate(self, x, tile, tile_pad, smooth):
