@@ -141,7 +141,7 @@ def test_smoothing_0_is_frame_by_frame_exactly_and_smoothing_changes_it(shipped)
 def test_a_well_exposed_clip_is_rendered_at_its_own_exposure_as_a_photo_is(shipped):
     """The shipped generator's exposure condition renders a well-exposed video's frames, as it renders a photo: a
     steady clip (averages of equal values change nothing) gives the photo's output in every frame, not the rescaled
-    one; then a dark stretch, which the generator renders alone, and the bright frame again, taken afresh."""
+    one."""
     bright, = frame_tensors(pan_clip(video_flicker.load(None), SIZE, 1, 0.0, [1.0], seed=3))
     assert shipped.exposure_control.plan(bright[0])['weight'] == 1
     photo = shipped.enhance_tensor(bright)
@@ -150,11 +150,22 @@ def test_a_well_exposed_clip_is_rendered_at_its_own_exposure_as_a_photo_is(shipp
     frames = shipped.frames(FPS, 0.5)
     for _ in range(3):
         torch.testing.assert_close(frames.enhance_tensor(bright), photo, atol=1e-5, rtol=0)
-    assert not {'global features', 'output mean'} & set(frames.smoother.averages)  # the generator's choice: unused
-    dark = frame_tensors(dark_frames(2))
-    for x in dark:
+
+
+def test_an_average_a_frame_does_not_compute_is_dropped_not_taken_up_stale(shipped, monkeypatch):
+    """One scene (no cut: the noise of 1% light would read as one) going from full light to dim and back: a bright
+    frame renders and skips the generator's own choice, a dim one (at --exposure 0) only runs that choice; each drops
+    the averages of what it did not run."""
+    monkeypatch.setattr(SceneCuts, 'is_cut', lambda self, frame: False)
+    light = [1.0, 1.0, 0.01, 0.01, 1.0]
+    clip = frame_tensors(pan_clip(video_flicker.load(None), SIZE, len(light), 0.0, light, seed=4))
+    frames = shipped.frames(FPS, 0.01)  # a time constant short enough that each frame's light decides at once
+    rendered, generated = {'rendered global features'}, {'global features', 'output mean'}
+    for level, x in zip(light, clip):
         frames.enhance_tensor(x)
-    assert 'rendered global features' not in frames.smoother.averages  # not left stale for the next bright frame
+        kept = set(frames.smoother.averages)
+        ran, skipped = (rendered, generated) if level == 1 else (generated, rendered)
+        assert ran <= kept and not skipped & kept, level
 
 
 @pytest.mark.parametrize('fps, seconds', [(0, 0.5), (25, -1), (float('nan'), 0.5)])

@@ -80,9 +80,10 @@ class Enhancer:
         """x (N, C, H, W) in [0, 1] -> (N, C_out, H, W) float32 in [0, 1] on x's device (tiles: ``enhance_tensor``;
         the exposure is handled on the whole image).
 
-        smooth (callable | None): for a video's frames, one at a time (``frames``): ``smooth(name, value)`` gives
-        what the frame uses instead of each number it decides its exposure from: the generator's global features
-        and the exposure handling's (msiagan.inference.temporal).
+        smooth (ExponentialSmoother | None): for a video's frames, one at a time (``frames``): ``smooth(name,
+        value)`` gives what the frame uses instead of each number it decides its exposure from: the generator's global
+        features, those it is rendered with at an exposure, and the exposure handling's numbers
+        (msiagan.inference.temporal); ``smooth.forget(name)`` drops the average of what the frame did not compute.
         """
         if smooth is not None and len(x) != 1:
             raise InputError(f'smoothing over frames takes one frame at a time, not {len(x)}')

@@ -196,9 +196,10 @@ class ExposureControl:
         """``generator`` (a callable on (N, 3, H, W) in [0, 1], giving the same in [0, 1]) on x with the exposure
         handled; returns (N, 3, H, W) float in [0, 1].
 
-        smooth (callable | None): for a video's frames (x holds one; msiagan.inference.temporal): the input's
-        linear mean and highlight, and the generator's output's linear mean, are replaced by ``smooth(name, value)``,
-        their average over the frames so far. Default: each image on its own.
+        smooth (ExponentialSmoother | None): for a video's frames (x holds one; msiagan.inference.temporal): the
+        input's linear mean and highlight, and the generator's output's linear mean, are replaced by ``smooth(name,
+        value)``, their average over the frames so far (the last dropped, ``smooth.forget``, by a frame that skips the
+        generator's own choice). Default: each image on its own.
         render (callable | None): for a generator with an exposure condition, ``render(x, exposure)``: the same
             generator on x (n, 3, H, W) asked for the linear means ``exposure`` (n,). Steps 2 and 3 then render
             each image they change at its target (``rendered``) rather than only rescaling the output.

@@ -7,7 +7,8 @@ of content make the brightness jump. It is decided in two places, each from numb
   channel, msiagan.archs.global_branch), which set the exposure the generator gives;
 - the exposure handling (msiagan.inference.exposure): the input's linear mean and highlights (how much the input is
   scaled, and whether the photo keeps its own exposure) and the generator's output mean (the gain that sets it);
-  with an exposure condition, also the global features a bright frame is rendered with at its exposure.
+  with an exposure condition, also the global features a frame is rendered with at its exposure (a bright one, or
+  any at --exposure other than 0).
 
 A ``FrameEnhancer`` replaces each of these by its exponential moving average over the frames so far
 (``ExponentialSmoother``), with a time constant in seconds: brightness then follows the scene, not the noise. A scene
@@ -34,7 +35,7 @@ class ExponentialSmoother:
     Each frame's value weighs 1 - exp(-1 / (fps * time_constant)), so a step change is followed to 63% after
     ``time_constant`` seconds whatever the frame rate. A value is a float, a tensor, None, or a dict, tuple or list
     of them (global features are a dict of (scale, shift) tensors, or one tensor from an ONNX export). The first
-    value of a name, and the first after ``reset``, is taken as it is.
+    value of a name, and the first after ``reset`` or after ``forget(name)``, is taken as it is.
     """
 
     def __init__(self, time_constant, fps):
