@@ -233,7 +233,7 @@ class ExposureControl:
             if own:
                 smooth.forget('output mean')
             else:
-                plans = [{**plans[0], 'generator mean': smooth('output mean', linear_mean(out[0]))}]
+                plans = self.with_generator_means(out, plans, smooth)
         changed = [index for index, plan in enumerate(plans) if plan['weight'] > 0 or self.exposure != 0]
         if not changed:
             return out
@@ -273,8 +273,7 @@ class ExposureControl:
         """Steps 2 and 3 on the generator's output (N, 3, H, W) in [0, 1], image by image, by rescaling (smooth: as
         ``run``'s)."""
         if smooth is not None and plans[0] is not None:  # every frame, so that the average is never stale
-            plans = [{**plan, 'generator mean': smooth('output mean', linear_mean(image))}
-                     for image, plan in zip(out, plans)]
+            plans = self.with_generator_means(out, plans, smooth)
         adjusted = [plan is not None and plan['weight'] > 0 for plan in plans]
         if not any(adjusted) and self.exposure == 0:
             return out
@@ -283,6 +282,13 @@ class ExposureControl:
         return torch.stack([image if not adjust and self.exposure == 0  # the generator's exposure, as it is
                             else exposed(image, targets.get(number), 2 ** self.exposure)
                             for number, (image, adjust) in enumerate(zip(out, adjusted))])
+
+    @staticmethod
+    def with_generator_means(out, plans, smooth):
+        """``plans`` with each image's 'generator mean': the linear mean of the generator's output for it, in
+        ``out``, averaged over a video's frames by ``smooth``."""
+        return [{**plan, 'generator mean': smooth('output mean', linear_mean(image))}
+                for image, plan in zip(out, plans)]
 
     @staticmethod
     def target_mean(image, plan):
