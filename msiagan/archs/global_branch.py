@@ -16,9 +16,9 @@ class ImageContext(nn.Module):
     """What a receptive field of 20 to 28 pixels cannot see: the exposure of the whole image.
 
     ``statistics(x)`` reduces x (N, C, H, W) in [0, 1] to (N, 2C): the log of each channel's mean and standard
-    deviation over H and W. ``forward(x)`` maps them through a small MLP to a per-channel scale and shift of the
-    head's F input channels: {'head': (scale, shift)}. (Each module here takes ``statistics``, those of x, if they
-    are at hand: ``whole_image_modulations`` computes them once for all.)
+    deviation over H and W. ``forward(x, statistics)`` maps them through a small MLP to a per-channel scale and shift
+    of the head's F input channels: {'head': (scale, shift)}. (Each module here is given x's ``statistics``:
+    ``whole_image_modulations`` computes them once for all.)
     """
 
     def __init__(self, num_in_ch, num_feat):
@@ -33,8 +33,7 @@ class ImageContext(nn.Module):
         std, mean = torch.std_mean(x, dim=(-2, -1), correction=0)
         return torch.log(torch.cat([mean, std], 1) + 1e-3)
 
-    def forward(self, x, statistics=None):
-        statistics = self.statistics(x) if statistics is None else statistics
+    def forward(self, x, statistics):
         scale, shift = self.mlp(statistics)[..., None, None].chunk(2, dim=1)
         return {'head': (1 + scale, shift)}
 
@@ -60,9 +59,8 @@ class GlobalBranch(nn.Module):
         nn.init.zeros_(self.mlp[-1].weight)
         nn.init.zeros_(self.mlp[-1].bias)
 
-    def forward(self, x, statistics=None):
+    def forward(self, x, statistics):
         pooled = self.convs(area_average(x, 4)).mean(dim=(-2, -1))
-        statistics = ImageContext.statistics(x) if statistics is None else statistics
         coarse_scale, coarse_shift, head_scale, head_shift = self.mlp(
             torch.cat([pooled, statistics], 1))[..., None, None].chunk(4, dim=1)
         return {'coarse': (1 + coarse_scale, coarse_shift), 'head': (1 + head_scale, head_shift)}
@@ -101,9 +99,9 @@ def _windowed_mean(x, dim, size, taps):
 class ExposureCondition(nn.Module):
     """The exposure an output should have, given on purpose: per-channel scales and shifts from a target exposure.
 
-    ``forward(x, exposure)`` maps the log of ``exposure`` (N,), the target linear mean of the output
-    (msiagan.metrics.exposure: the mean of v ** 2.2 over pixels and channels), with ``ImageContext.statistics(x)`` of
-    the whole input x (N, C, H, W), through a two-layer MLP to {'coarse': (scale, shift), 'head': (scale, shift)},
+    ``forward(x, exposure, statistics)`` maps the log of ``exposure`` (N,), the target linear mean of the output
+    (msiagan.metrics.exposure: the mean of v ** 2.2 over pixels and channels), with ``statistics``,
+    ``ImageContext.statistics(x)`` of the whole input x (N, C, H, W), through a two-layer MLP to {'coarse': (scale, shift), 'head': (scale, shift)},
     F channels each. It reads the input's statistics so that it can learn the gain from the input to the target.
     Its last layer starts at zero, so a generator given it starts out ignoring the target.
     """
@@ -115,10 +113,9 @@ class ExposureCondition(nn.Module):
         nn.init.zeros_(self.mlp[-1].weight)
         nn.init.zeros_(self.mlp[-1].bias)
 
-    def forward(self, x, exposure, statistics=None):
+    def forward(self, x, exposure, statistics):
         target = torch.log(torch.as_tensor(exposure, dtype=x.dtype, device=x.device).clamp(min=1e-6))
         target = target.reshape(-1, 1).expand(x.shape[0], 1)
-        statistics = ImageContext.statistics(x) if statistics is None else statistics
         coarse_scale, coarse_shift, head_scale, head_shift = self.mlp(
             torch.cat([target, statistics], 1))[..., None, None].chunk(4, dim=1)
         return {'coarse': (1 + coarse_scale, coarse_shift), 'head': (1 + head_scale, head_shift)}
