@@ -101,9 +101,10 @@ class ExposureCondition(nn.Module):
 
     ``forward(x, exposure, statistics)`` maps the log of ``exposure`` (N,), the target linear mean of the output
     (msiagan.metrics.exposure: the mean of v ** 2.2 over pixels and channels), with ``statistics``,
-    ``ImageContext.statistics(x)`` of the whole input x (N, C, H, W), through a two-layer MLP to {'coarse': (scale, shift), 'head': (scale, shift)},
-    F channels each. It reads the input's statistics so that it can learn the gain from the input to the target.
-    Its last layer starts at zero, so a generator given it starts out ignoring the target.
+    ``ImageContext.statistics(x)`` of the whole input x (N, C, H, W), through a two-layer MLP to {'coarse': (scale,
+    shift), 'head': (scale, shift)}, F channels each. It reads the input's statistics so that it can learn the gain
+    from the input to the target. Its last layer starts at zero, so a generator given it starts out ignoring the
+    target.
     """
 
     def __init__(self, num_in_ch, num_feat):
