@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+import yaml
 from conftest import FullDiskOpen, load_script
 from conftest import run_enhance as run
 
@@ -160,12 +161,46 @@ def test_an_average_a_frame_does_not_compute_is_dropped_not_taken_up_stale(shipp
     light = [1.0, 1.0, 0.01, 0.01, 1.0]
     clip = frame_tensors(pan_clip(video_flicker.load(None), SIZE, len(light), 0.0, light, seed=4))
     frames = shipped.frames(FPS, 0.01)  # a time constant short enough that each frame's light decides at once
-    rendered, generated = {'rendered global features'}, {'global features', 'output mean'}
+    rendered, generated = {'rendered global features'}, {'global features'}
     for level, x in zip(light, clip):
         frames.enhance_tensor(x)
         kept = set(frames.smoother.averages)
         ran, skipped = (rendered, generated) if level == 1 else (generated, rendered)
         assert ran <= kept and not skipped & kept, level
+        assert 'output mean' not in kept  # the output is steady by its averaged global features
+
+
+def mean_grey_changes(frames, clip):
+    """The change of the output's mean grey (8-bit levels) from each frame of ``clip`` to the next."""
+    return np.diff([float(frames.enhance_rgb_uint8(frame).mean()) for frame in clip])
+
+
+def test_smoothing_through_the_exposure_blend_does_not_jump(shipped):
+    """Light rising from 10% to all of it, through the blend from the generator's exposure to the frame's own: where
+    the blend starts, the smoothed output's change from frame to frame turns no more sharply than twice as much as
+    frame by frame (the generator's output mean, averaged again on top of its averaged global features, made it jump
+    by 14 levels here, where frame by frame turns by 2)."""
+    light = 0.1 * 10 ** np.linspace(0, 1, 60)
+    clip = list(pan_clip(video_flicker.load(None), (160, 96), len(light), 0.0, light, seed=5))
+    weights = [shipped.exposure_control.plan(x[0])['weight'] for x in frame_tensors(clip)]
+    assert weights[0] == 0 and weights[-1] == 1  # the clip goes through the blend
+    frame_by_frame, smoothed = (np.abs(np.diff(mean_grey_changes(shipped.frames(30, seconds), clip))).max()
+                                for seconds in (0, 0.5))
+    assert smoothed < 2 * frame_by_frame
+
+
+def test_a_generator_without_global_features_is_steadied_by_its_averaged_output_mean(checkpoint):
+    """A generator whose output no averaged features steady (no global parts) is rescaled, frame by frame, to its
+    output's mean averaged over the frames: less than half the flicker of each frame on its own."""
+    with open(checkpoint.replace('.pth', '.yml'), 'a') as f:
+        yaml.safe_dump({'exposure_range': {'pairs': 3, 'input_mean': {'p2': 0.001, 'p98': 0.02}, 'reference_mean': {
+            'p10': 0.1, 'p98': 0.4}, 'reference_highlight': {'p25': 0.5}}}, f)
+    enhancer = Enhancer(checkpoint)
+    assert not enhancer.has_global_features and enhancer.exposure_handling == 'on'
+    enhancer.net = lambda x: x.clamp(0, 1) ** 0.3  # brightens noise as a trained generator does (random weights: barely)
+    clip = list(pan_clip(video_flicker.load(None), (160, 96), 30, 0.0, [0.05] * 30, seed=6))
+    frame_by_frame, smoothed = (mean_grey_changes(enhancer.frames(30, seconds), clip).std() for seconds in (0, 0.5))
+    assert smoothed < 0.5 * frame_by_frame
 
 
 @pytest.mark.parametrize('fps, seconds', [(0, 0.5), (25, -1), (float('nan'), 0.5)])

@@ -52,6 +52,8 @@ class Enhancer:
         net (nn.Module | OnnxGenerator): What runs: the generator, its fast CPU version, or the ONNX export.
         exposure_handling (str): 'on', 'off' (asked) or 'no range' (none stored beside the weights, or in the ONNX
             file).
+        has_global_features (bool): whether the output depends on features of the whole image (``global_features``),
+            which tiles and a video's frames are given.
     """
 
     def __init__(self, weights=SHIPPED_WEIGHTS, network=None, param_key=None, device='cpu', half=False, fast=False,
@@ -69,6 +71,7 @@ class Enhancer:
         self.exposure_handling = 'off' if not exposure_handling else 'no range' if stored_range is None else 'on'
         self.exposure_control = ExposureControl(stored_range, exposure)
         self.renders_exposure = render_exposure and getattr(self.net, 'exposure_condition', None) is not None
+        self.has_global_features = has_global_features(self.net)
 
     def at_exposure(self, exposure):
         """This enhancer (the same network, sharing it) with ``exposure`` stops instead (``Enhancer``'s argument)."""
@@ -103,7 +106,8 @@ class Enhancer:
 
         with torch.no_grad():
             out = self.exposure_control.run(generate, x.to(self.device, self.dtype), smooth,
-                                            render if self.renders_exposure else None)
+                                            render if self.renders_exposure else None,
+                                            steady=self.has_global_features)
         if smooth is not None:  # an average this frame did not compute is dropped, not taken up stale later
             for name in {'global features', 'rendered global features'} - ran:
                 smooth.forget(name)
@@ -111,7 +115,7 @@ class Enhancer:
 
     def generate(self, x, tile, tile_pad, smooth):
         """The generator on x, whole or in tiles, with its global features passed through ``smooth``, if given."""
-        if smooth is None or not hasattr(self.net, 'global_features'):
+        if smooth is None or not self.has_global_features:
             return enhance_tensor(self.net, x, tile, tile_pad)
         features = smooth('global features', self.net.global_features(x))
         return enhance_tensor(self.net, x, tile, tile_pad, global_features=features)
@@ -127,3 +131,11 @@ class Enhancer:
         rgb = cv2.cvtColor(img, cv2.COLOR_BGR2RGB).astype(np.float32) / 255
         out = self.enhance_tensor(torch.from_numpy(rgb.transpose(2, 0, 1).copy())[None])[0]
         return cv2.cvtColor(np.round(out.permute(1, 2, 0).cpu().numpy() * 255).astype(np.uint8), cv2.COLOR_RGB2BGR)
+
+
+def has_global_features(net):
+    """Whether ``net``'s output depends on features of the whole image computed apart (``global_features``): an
+    MSIAGenerator with global_context or global_branch, its fast version, or an ONNX export of one."""
+    if isinstance(net, OnnxGenerator):
+        return net.features_session is not None
+    return getattr(net, 'context', None) is not None or getattr(net, 'global_branch', None) is not None

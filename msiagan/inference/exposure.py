@@ -192,17 +192,22 @@ class ExposureControl:
                              f'{EXPOSURE_LIMIT:g}')
         self.range, self.exposure = exposure_range, float(exposure)
 
-    def run(self, generator, x, smooth=None, render=None):
+    def run(self, generator, x, smooth=None, render=None, steady=False):
         """``generator`` (a callable on (N, 3, H, W) in [0, 1], giving the same in [0, 1]) on x with the exposure
         handled; returns (N, 3, H, W) float in [0, 1].
 
         smooth (ExponentialSmoother | None): for a video's frames (x holds one; msiagan.inference.temporal): the
-        input's linear mean and highlight, and the generator's output's linear mean, are replaced by ``smooth(name,
-        value)``, their average over the frames so far (the last dropped, ``smooth.forget``, by a frame that skips the
-        generator's own choice). Default: each image on its own.
+        input's linear mean and highlight are replaced by ``smooth(name, value)``, their average over the frames so
+        far. Default: each image on its own.
+        steady (bool): with ``smooth``, whether the generator's output is steady over frames already (its global
+            features are averaged: ``Enhancer``): its mean is then taken as it is, not averaged a second time, which
+            would lag behind the frames the output shows, so that the frame where step 2 starts to change the
+            exposure would jump by the lag. False: the output's linear mean is averaged ('output mean') and every
+            frame is rescaled to that average.
         render (callable | None): for a generator with an exposure condition, ``render(x, exposure)``: the same
             generator on x (n, 3, H, W) asked for the linear means ``exposure`` (n,). Steps 2 and 3 then render
-            each image they change at its target (``rendered``) rather than only rescaling the output.
+            each image they change at its target (``rendered``) rather than only rescaling the output. With
+            ``smooth``, needs ``steady`` (the rendered global features are averaged too).
         """
         if self.range is None:
             return self.finish(generator(x), [None] * len(x))
@@ -210,17 +215,18 @@ class ExposureControl:
         scales = torch.tensor([plan['input scale'] for plan in plans], dtype=x.dtype, device=x.device)
         inputs = (x * scales[:, None, None, None]).clamp_(0, 1)
         if render is None:
-            return self.finish(generator(inputs), plans, smooth)
-        return self.rendered(generator, x, inputs, plans, render, smooth)
+            return self.finish(generator(inputs), plans, None if steady else smooth)
+        if smooth is not None and not steady:
+            raise ValueError('rendering a video frame needs a steady generator (global features averaged)')
+        return self.rendered(generator, x, inputs, plans, render)
 
-    def rendered(self, generator, x, inputs, plans, render, smooth=None):
+    def rendered(self, generator, x, inputs, plans, render):
         """Steps 2 and 3 with ``render`` (``run``'s) on x and its step-1 ``inputs``. The generator's own choice is
         run only for the images whose target needs it (weight below 1). Each image whose exposure is changed is
         rendered at its target, bounded by ``render_target``: one with weight above 0 from the photo as it is (step 1
         serves the generator's own choice), a dark one given --exposure from what the generator saw, unless the
         bound leaves its target where the generator put it. Each output is then rescaled to its render's target
-        exactly, and by what is left of the EV stops. smooth: as ``run``'s; a frame that skips the generator drops
-        the average of its output's mean, rather than leave it stale for a later frame."""
+        exactly, and by what is left of the EV stops."""
         own = [index for index, plan in enumerate(plans) if plan['weight'] == 1]  # no need of the generator's choice
         if not own:
             out = generator(inputs)
@@ -229,11 +235,6 @@ class ExposureControl:
             chosen = [index for index in range(len(plans)) if index not in own]
             if chosen:
                 out[chosen] = generator(inputs[chosen])
-        if smooth is not None:  # one frame
-            if own:
-                smooth.forget('output mean')
-            else:
-                plans = self.with_generator_means(out, plans, smooth)
         changed = [index for index, plan in enumerate(plans) if plan['weight'] > 0 or self.exposure != 0]
         if not changed:
             return out
@@ -270,11 +271,13 @@ class ExposureControl:
                 'weight': smoothstep(self.range.input_high, self.range.reference_low, mean)}
 
     def finish(self, out, plans, smooth=None):
-        """Steps 2 and 3 on the generator's output (N, 3, H, W) in [0, 1], image by image, by rescaling (smooth: as
-        ``run``'s)."""
-        if smooth is not None and plans[0] is not None:  # every frame, so that the average is never stale
+        """Steps 2 and 3 on the generator's output (N, 3, H, W) in [0, 1], image by image, by rescaling. smooth: for a
+        video's frame from a generator that is not steady (``run``), the average of the output's mean over the frames
+        so far, which the frame is rescaled to at any weight."""
+        averaged = smooth is not None and plans[0] is not None
+        if averaged:  # every frame, so that the average is never stale
             plans = self.with_generator_means(out, plans, smooth)
-        adjusted = [plan is not None and plan['weight'] > 0 for plan in plans]
+        adjusted = [plan is not None and (plan['weight'] > 0 or averaged) for plan in plans]
         if not any(adjusted) and self.exposure == 0:
             return out
         targets = {index: self.target_mean(image, plan) for index, (image, plan, adjust)
