@@ -197,7 +197,7 @@ def test_a_generator_without_global_features_is_steadied_by_its_averaged_output_
             'p10': 0.1, 'p98': 0.4}, 'reference_highlight': {'p25': 0.5}}}, f)
     enhancer = Enhancer(checkpoint)
     assert not enhancer.has_global_features and enhancer.exposure_handling == 'on'
-    enhancer.net = lambda x: x.clamp(0, 1) ** 0.3  # brightens noise as a trained generator does (random weights: barely)
+    enhancer.net = lambda x: x.clamp(0, 1) ** 0.3  # brightens noise as a trained generator does (random weights don't)
     clip = list(pan_clip(video_flicker.load(None), (160, 96), 30, 0.0, [0.05] * 30, seed=6))
     frame_by_frame, smoothed = (mean_grey_changes(enhancer.frames(30, seconds), clip).std() for seconds in (0, 0.5))
     assert smoothed < 0.5 * frame_by_frame
