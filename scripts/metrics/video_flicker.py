@@ -13,9 +13,11 @@ sees a dim scene, with fresh noise in every frame (msiagan.data.low_light.pan_cl
 
 Each is enhanced in memory (no encoding) frame by frame (temporal smoothing 0) and with --temporal-smoothing, as
 msiagan-enhance does (Enhancer(fast=True).frames). Printed for each: flicker, the standard deviation of the
-change of the output's mean grey (8-bit levels, the mean of R, G and B) from one frame to the next, and the output's
-mean grey over the first and the last second. Smoothing should cut the flicker on both and, on the ramp, keep the
-output's brightness rising from the first second to the last.
+change of the output's mean grey (8-bit levels, the mean of R, G and B) from one frame to the next; the largest jump,
+the largest change of that change from one frame to the next (a step in brightness, where the course of the output
+turns at once; on the ramp, flicker also counts how the brightness's course bends over the clip); and the output's
+mean grey over the first and the last second. Smoothing should cut the flicker and the jumps and, on the ramp, keep
+the output's brightness rising from the first second to the last.
 """
 import argparse
 
@@ -40,12 +42,14 @@ def mean_grey(frame):
 
 
 def measure(enhancer, clip, fps, time_constant):
-    """Each frame of ``clip`` through ``enhancer.frames(fps, time_constant)``: (flicker, mean grey over the first
-    second, over the last second), in 8-bit levels."""
+    """Each frame of ``clip`` through ``enhancer.frames(fps, time_constant)``: (flicker, largest jump, mean grey over
+    the first second, over the last second), in 8-bit levels."""
     frames = enhancer.frames(fps, time_constant)
     greys = np.array([mean_grey(frames.enhance_rgb_uint8(frame)) for frame in clip])
     second = max(round(fps), 1)
-    return float(np.diff(greys).std()), float(greys[:second].mean()), float(greys[-second:].mean())
+    changes = np.diff(greys)
+    jump = float(np.abs(np.diff(changes)).max()) if len(changes) > 1 else 0.0
+    return float(changes.std()), jump, float(greys[:second].mean()), float(greys[-second:].mean())
 
 
 def clips(photo, args):
@@ -56,7 +60,8 @@ def clips(photo, args):
 
 
 def flicker_table(enhancer, photo, args):
-    """{(clip name, time constant): (flicker, first second, last second)} for time constants 0 and the one asked."""
+    """{(clip name, time constant): (flicker, largest jump, first second, last second)} for time constants 0 and the
+    one asked."""
     results = {}
     for time_constant in (0.0, args.temporal_smoothing):
         for name, clip in clips(photo, args).items():
@@ -98,9 +103,9 @@ def report(args):
     results = flicker_table(Enhancer(args.weights, fast=True), load(args.image), args)
     print(f'{args.frames} frames at {args.fps:g} fps, {args.size[0]}x{args.size[1]}, pan {args.pan:g} of the width, '
           f'light kept {args.exposure:g} (ramp: to {args.exposure * args.ramp:g}); {args.weights}')
-    print('clip      smoothing  flicker (levels)  first second  last second')
-    for (name, time_constant), (flicker, first, last) in results.items():
-        print(f'{name:9} {time_constant:7g} s  {flicker:16.3f}  {first:12.2f}  {last:11.2f}')
+    print('clip      smoothing  flicker (levels)  largest jump  first second  last second')
+    for (name, time_constant), (flicker, jump, first, last) in results.items():
+        print(f'{name:9} {time_constant:7g} s  {flicker:16.3f}  {jump:12.3f}  {first:12.2f}  {last:11.2f}')
     for name in ('constant', 'ramp'):
         ratio = results[name, args.temporal_smoothing][0] / results[name, 0.0][0]
         print(f'{name}: flicker with smoothing / frame by frame = {ratio:.3f}')
