@@ -18,6 +18,7 @@ from conftest import REPO, load_script, recommended_generator, run_script, unit_
 
 from msiagan.archs.arch_util import pad_to_multiple
 from msiagan.archs.global_branch import area_average
+from msiagan.data.low_light import pan_clip
 from msiagan.enhance import main as enhance_main
 from msiagan.inference import Enhancer, enhance_tensor
 from msiagan.inference.onnx_export import OPSET, export_onnx
@@ -25,6 +26,7 @@ from msiagan.inference.onnx_runtime import OnnxGenerator
 from msiagan.utils.errors import InputError
 
 export_script = load_script('export_onnx')
+video_flicker = load_script('video_flicker')
 
 with open(f'{REPO}/options/lol_gan_paper.yml') as f:
     PAPER_NETWORK = {**yaml.safe_load(f)['network_g'], 'num_feat': 8}  # the paper's generator, 8 channels wide
@@ -278,3 +280,19 @@ def test_video_frames_smoothed_through_onnxruntime_are_pytorchs(exports, tmp_pat
         expected = smoothed[0].enhance_tensor(x)
         assert (smoothed[1].enhance_tensor(x) - expected).abs().max() <= 1e-4
     assert (expected - pytorch.enhance_tensor(frames[-1])).abs().max() > 1e-2  # the smoothing shows
+
+
+@pytest.mark.parametrize('exposure', [0, 0.5])
+def test_video_frames_rendered_through_onnxruntime_are_pytorchs(shipped_export, exposure):
+    """The shipped export renders a clip's frames as PyTorch does, its rendered global features averaged too: light
+    rising from 5% to all of it (through the blend, where frames are rendered at their exposure), at --exposure 0 and
+    0.5 (where dark frames are rendered as well)."""
+    light = 0.05 * 20 ** np.linspace(0, 1, 8)
+    clip = [torch.from_numpy(frame).permute(2, 0, 1)[None].float() / 255
+            for frame in pan_clip(video_flicker.load(None), (64, 48), len(light), 0.0, light, seed=7)]
+    pytorch, onnxruntime = Enhancer(fast=True, exposure=exposure), Enhancer(onnx=shipped_export[0], exposure=exposure)
+    frames = [enhancer.frames(25, 0.05) for enhancer in (pytorch, onnxruntime)]  # each frame weighs 0.55
+    for x in clip:
+        expected = frames[0].enhance_tensor(x)
+        torch.testing.assert_close(frames[1].enhance_tensor(x), expected, atol=1e-4, rtol=0)
+    assert 'rendered global features' in frames[1].smoother.averages  # the last frames were rendered

@@ -203,10 +203,15 @@ def test_frames_need_a_frame_rate_and_0_or_more_seconds(shipped, fps, seconds):
         shipped.frames(fps, seconds)
 
 
-def test_smoothed_frames_in_tiles_are_the_whole_frames(shipped):
-    whole, tiled = shipped.frames(FPS, 0.5), shipped.frames(FPS, 0.5, tile=16)
-    for x in frame_tensors(dark_frames(4)):
+@pytest.mark.parametrize('light, exposure', [(None, 0), ([0.05, 0.3, 1, 1], 0), ([0.05] * 3, 0.5)],
+                         ids=['dark', 'rendered in the blend', 'dark rendered at an exposure'])
+def test_smoothed_frames_in_tiles_are_the_whole_frames(shipped, light, exposure):
+    clip = dark_frames(4) if light is None else pan_clip(video_flicker.load(None), SIZE, len(light), 0.0, light, seed=8)
+    enhancer = shipped.at_exposure(exposure)
+    whole, tiled = enhancer.frames(FPS, 0.05), enhancer.frames(FPS, 0.05, tile=16)
+    for x in frame_tensors(clip):
         torch.testing.assert_close(tiled.enhance_tensor(x), whole.enhance_tensor(x), atol=1e-5, rtol=0)
+    assert ('rendered global features' in whole.smoother.averages) == (light is not None)
 
 
 def test_a_scene_cut_starts_the_averages_afresh(shipped):
