@@ -31,7 +31,8 @@ video_flicker = load_script('video_flicker')
 with open(f'{REPO}/options/lol_gan_paper.yml') as f:
     PAPER_NETWORK = {**yaml.safe_load(f)['network_g'], 'num_feat': 8}  # the paper's generator, 8 channels wide
 # the shipped generator's parts, its exposure condition included
-GRID_FREE_OPTIONS = {'global_branch': True, 'coarse_blocks': 1, 'resample': 'blurred_ae3_up', 'exposure_condition': True}
+GRID_FREE_OPTIONS = {'global_branch': True, 'coarse_blocks': 1, 'resample': 'blurred_ae3_up',
+                     'exposure_condition': True}
 
 
 @pytest.fixture(scope='module')
