@@ -297,3 +297,29 @@ def test_video_frames_rendered_through_onnxruntime_are_pytorchs(shipped_export, 
         expected = frames[0].enhance_tensor(x)
         torch.testing.assert_close(frames[1].enhance_tensor(x), expected, atol=1e-4, rtol=0)
     assert 'rendered global features' in frames[1].smoother.averages  # the last frames were rendered
+
+
+def test_a_generator_with_an_exposure_condition_alone_smooths_video_as_its_export_does(tmp_path):
+    """A generator whose only global part is an exposure condition has no features to average for its own choice:
+    its output mean is averaged over a clip's frames, dark to bright ones rendered included, through PyTorch and
+    through onnxruntime alike."""
+    network = {'type': 'MSIAGenerator', 'num_feat': 8, 'act': 'lrelu', 'exposure_condition': True}
+    net = wake_global_parts(unit_scale_generator('lrelu', num_feat=8, exposure_condition=True))
+    exposure_range = {'pairs': 3, 'input_mean': {'p2': 0.001, 'p98': 0.02}, 'reference_mean': {'p10': 0.1, 'p98': 0.4},
+                      'reference_highlight': {'p25': 0.5}}
+    torch.save(net.state_dict(), tmp_path / 'net.pth')
+    (tmp_path / 'net.yml').write_text(yaml.safe_dump({'network_g': network, 'exposure_range': exposure_range}))
+    export_onnx(net, str(tmp_path / 'net.onnx'), network, exposure_range=exposure_range)
+    pytorch, onnxruntime = Enhancer(str(tmp_path / 'net.pth')), Enhancer(onnx=str(tmp_path / 'net.onnx'))
+    assert not pytorch.has_global_features and not onnxruntime.has_global_features and pytorch.renders_exposure
+    light = [0.02, 0.02, 0.05, 0.3, 1.0]
+    clip = [torch.from_numpy(frame).permute(2, 0, 1)[None].float() / 255
+            for frame in pan_clip(video_flicker.load(None), (64, 48), len(light), 0.0, light, seed=9)]
+    frames = [enhancer.frames(25, 0.05) for enhancer in (pytorch, onnxruntime)]
+    for level, x in zip(light, clip):
+        expected = frames[0].enhance_tensor(x)
+        torch.testing.assert_close(frames[1].enhance_tensor(x), expected, atol=1e-4, rtol=0)
+        if level < 1:  # the generator's own choice ran: its output mean is averaged
+            assert 'output mean' in frames[0].smoother.averages, level
+    assert 'rendered global features' in frames[0].smoother.averages
+

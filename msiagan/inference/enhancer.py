@@ -16,7 +16,7 @@ from msiagan.utils.weights import SHIPPED_WEIGHTS, find_options
 
 from .exposure import ExposureControl, ExposureRange
 from .fast_inference import optimize_for_inference
-from .generator import load_generator, network_options_from
+from .generator import has_global_parts, load_generator, network_options_from
 from .onnx_runtime import OnnxGenerator
 from .temporal import DEFAULT_TIME_CONSTANT, FrameEnhancer
 from .tiling import enhance_tensor
@@ -52,8 +52,9 @@ class Enhancer:
         net (nn.Module | OnnxGenerator): What runs: the generator, its fast CPU version, or the ONNX export.
         exposure_handling (str): 'on', 'off' (asked) or 'no range' (none stored beside the weights, or in the ONNX
             file).
-        has_global_features (bool): whether the output depends on features of the whole image (``global_features``),
-            which tiles and a video's frames are given.
+        has_global_features (bool): whether ``net``'s output depends on features of the whole image other than an
+            exposure asked for (``global_features``): tiles and a video's frames are given the whole frame's, and
+            averaged over frames they make the output steady (``has_global_parts``).
     """
 
     def __init__(self, weights=SHIPPED_WEIGHTS, network=None, param_key=None, device='cpu', half=False, fast=False,
@@ -71,7 +72,10 @@ class Enhancer:
         self.exposure_handling = 'off' if not exposure_handling else 'no range' if stored_range is None else 'on'
         self.exposure_control = ExposureControl(stored_range, exposure)
         self.renders_exposure = render_exposure and getattr(self.net, 'exposure_condition', None) is not None
-        self.has_global_features = has_global_features(self.net)
+
+    @property
+    def has_global_features(self):
+        return has_global_parts(self.net)
 
     def at_exposure(self, exposure):
         """This enhancer (the same network, sharing it) with ``exposure`` stops instead (``Enhancer``'s argument)."""
@@ -131,11 +135,3 @@ class Enhancer:
         rgb = cv2.cvtColor(img, cv2.COLOR_BGR2RGB).astype(np.float32) / 255
         out = self.enhance_tensor(torch.from_numpy(rgb.transpose(2, 0, 1).copy())[None])[0]
         return cv2.cvtColor(np.round(out.permute(1, 2, 0).cpu().numpy() * 255).astype(np.uint8), cv2.COLOR_RGB2BGR)
-
-
-def has_global_features(net):
-    """Whether ``net``'s output depends on features of the whole image computed apart (``global_features``): an
-    MSIAGenerator with global_context or global_branch, its fast version, or an ONNX export of one."""
-    if isinstance(net, OnnxGenerator):
-        return net.features_session is not None
-    return getattr(net, 'context', None) is not None or getattr(net, 'global_branch', None) is not None

@@ -202,31 +202,31 @@ class ExposureControl:
         steady (bool): with ``smooth``, whether the generator's output is steady over frames already (its global
             features are averaged: ``Enhancer``): its mean is then taken as it is, not averaged a second time, which
             would lag behind the frames the output shows, so that the frame where step 2 starts to change the
-            exposure would jump by the lag. False: the output's linear mean is averaged ('output mean') and every
-            frame is rescaled to that average.
+            exposure would jump by the lag. False: the output's linear mean is averaged ('output mean') and replaces
+            the frame's own in step 2's target, so that a dark frame is rescaled to that average too.
         render (callable | None): for a generator with an exposure condition, ``render(x, exposure)``: the same
             generator on x (n, 3, H, W) asked for the linear means ``exposure`` (n,). Steps 2 and 3 then render
-            each image they change at its target (``rendered``) rather than only rescaling the output. With
-            ``smooth``, needs ``steady`` (the rendered global features are averaged too).
+            each image they change at its target (``rendered``) rather than only rescaling the output.
         """
         if self.range is None:
             return self.finish(generator(x), [None] * len(x))
         plans = [self.plan(image, smooth) for image in x]
         scales = torch.tensor([plan['input scale'] for plan in plans], dtype=x.dtype, device=x.device)
         inputs = (x * scales[:, None, None, None]).clamp_(0, 1)
+        averaged = None if steady else smooth
         if render is None:
-            return self.finish(generator(inputs), plans, None if steady else smooth)
-        if smooth is not None and not steady:
-            raise ValueError('rendering a video frame needs a steady generator (global features averaged)')
-        return self.rendered(generator, x, inputs, plans, render)
+            return self.finish(generator(inputs), plans, averaged)
+        return self.rendered(generator, x, inputs, plans, render, averaged)
 
-    def rendered(self, generator, x, inputs, plans, render):
+    def rendered(self, generator, x, inputs, plans, render, smooth=None):
         """Steps 2 and 3 with ``render`` (``run``'s) on x and its step-1 ``inputs``. The generator's own choice is
         run only for the images whose target needs it (weight below 1). Each image whose exposure is changed is
         rendered at its target, bounded by ``render_target``: one with weight above 0 from the photo as it is (step 1
         serves the generator's own choice), a dark one given --exposure from what the generator saw, unless the
         bound leaves its target where the generator put it. Each output is then rescaled to its render's target
-        exactly, and by what is left of the EV stops."""
+        exactly, and by what is left of the EV stops. smooth: for a video's frame from a generator that is not steady
+        (``run``), the average of the output's mean, which a dark frame is rescaled to (dropped by a frame that skips
+        the generator's own choice, rather than left stale for a later one)."""
         own = [index for index, plan in enumerate(plans) if plan['weight'] == 1]  # no need of the generator's choice
         if not own:
             out = generator(inputs)
@@ -235,7 +235,13 @@ class ExposureControl:
             chosen = [index for index in range(len(plans)) if index not in own]
             if chosen:
                 out[chosen] = generator(inputs[chosen])
-        changed = [index for index, plan in enumerate(plans) if plan['weight'] > 0 or self.exposure != 0]
+        if smooth is not None:  # one frame
+            if own:
+                smooth.forget('output mean')
+            else:
+                plans = self.with_generator_means(out, plans, smooth)
+        averaged = smooth is not None and not own  # the frame's target is the averaged output mean, if not its own
+        changed = [index for index, plan in enumerate(plans) if plan['weight'] > 0 or self.exposure != 0 or averaged]
         if not changed:
             return out
         if not own:
@@ -248,7 +254,8 @@ class ExposureControl:
             sources = torch.stack([(x if plans[index]['weight'] > 0 else inputs)[index] for index in again])
             out[again] = render(sources, torch.tensor([bounded[i] for i in again], device=x.device)).to(out.dtype)
         for index in changed:
-            out[index] = exposed(out[index], bounded[index] if index in again else None, asked[index] / bounded[index])
+            rescaled_to = bounded[index] if index in again or averaged else None  # else: where the generator put it
+            out[index] = exposed(out[index], rescaled_to, asked[index] / bounded[index])
         return out
 
     def render_target(self, target, asked):
@@ -273,8 +280,8 @@ class ExposureControl:
     def finish(self, out, plans, smooth=None):
         """Steps 2 and 3 on the generator's output (N, 3, H, W) in [0, 1], image by image, by rescaling. smooth: for a
         video's frame from a generator that is not steady (``run``), the average of the output's mean over the frames
-        so far, which the frame is rescaled to at any weight."""
-        averaged = smooth is not None and plans[0] is not None
+        so far, which replaces the frame's own in its target (a dark frame is rescaled to it)."""
+        averaged = smooth is not None  # given only with the training range, so with a plan
         if averaged:  # every frame, so that the average is never stale
             plans = self.with_generator_means(out, plans, smooth)
         adjusted = [plan is not None and (plan['weight'] > 0 or averaged) for plan in plans]

@@ -66,3 +66,12 @@ def fit_generator(network_opt, state_dict, weights):
         first_line = str(error).splitlines()[0]
         raise InputError(f'{weights}: does not fit network_g {network_opt["type"]} ({first_line})') from None
     return net.eval()
+
+
+def has_global_parts(net):
+    """Whether ``net``'s output depends on features of the whole image other than an exposure asked for
+    (``global_features`` with global_context or global_branch): an MSIAGenerator with either, its fast version, or
+    an ONNX export of one (its ``global_parts``)."""
+    if hasattr(net, 'global_parts'):
+        return net.global_parts
+    return getattr(net, 'context', None) is not None or getattr(net, 'global_branch', None) is not None

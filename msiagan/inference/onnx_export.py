@@ -19,7 +19,9 @@ the generator runs; for tiles, the sub-graph image -> image_global_features (``o
 whole image's features once, and each tile's own, computed and unused, cost about 0.5% of the tile.
 
 Metadata (``metadata_props``, strings): 'receptive_radius' (tiles with that much context give the whole image's
-output), 'network_g' (JSON), 'weights' (the file's name) and, where the weights have one beside them,
+output), 'global_parts' (JSON true or false: whether the output depends on the image's features other than an exposure
+asked for, msiagan.inference.generator.has_global_parts), 'network_g' (JSON), 'weights' (the file's name) and, where
+the weights have one beside them,
 'exposure_range' (JSON, as in <weights stem>.yml), which msiagan-enhance --onnx uses for its exposure handling.
 """
 import json
@@ -30,6 +32,7 @@ import torch
 from torch import nn
 
 from msiagan.archs.global_branch import whole_image_modulations
+from msiagan.inference.generator import has_global_parts
 from msiagan.utils.errors import InputError
 from msiagan.utils.writing import write_atomically, write_failure
 
@@ -131,7 +134,8 @@ def export_onnx(net, out, network_opt, weights=None, exposure_range=None):
     model = program.model_proto
     for default, name in zip(args[1:], INPUTS[1:]):  # NaN, the default of each optional input: an initializer
         model.graph.initializer.append(onnx.numpy_helper.from_array(default[:1].numpy(), name))
-    metadata = {'receptive_radius': getattr(net, 'receptive_radius', None), 'network_g': json.dumps(network_opt),
+    metadata = {'receptive_radius': getattr(net, 'receptive_radius', None),
+                'global_parts': json.dumps(has_global_parts(net)), 'network_g': json.dumps(network_opt),
                 'weights': weights and osp.basename(weights),
                 'exposure_range': exposure_range and json.dumps(exposure_range)}
     for key, value in metadata.items():

@@ -63,6 +63,9 @@ class OnnxGenerator:
         exposure_range (ExposureRange | None): the training range stored in the file, for exposure handling.
         exposure_condition (bool | None): True if the graph takes an ``exposure`` (the generator's exposure
             condition), so that exposure handling renders the exposure it sets; None if not, as on the generator.
+        global_parts (bool): whether the output depends on the image's features other than an exposure asked for
+            (msiagan.inference.generator.has_global_parts; in an export from before that metadata: whether the graph
+            takes ``global_features``).
     """
 
     def __init__(self, path, threads=None):
@@ -75,6 +78,7 @@ class OnnxGenerator:
             if 'receptive_radius' in metadata:  # a generator without one (UNetGenerator) gets tile_context's default
                 self.receptive_radius = int(metadata['receptive_radius'])
             range_block = json.loads(metadata['exposure_range']) if 'exposure_range' in metadata else None
+            global_parts = json.loads(metadata['global_parts']) if 'global_parts' in metadata else None
         except ValueError as error:  # json.JSONDecodeError too
             raise InputError(f'{path}: its metadata cannot be read ({type(error).__name__}: {error})') from None
         self.exposure_range = None if range_block is None else ExposureRange.from_options(range_block, path)
@@ -96,6 +100,7 @@ class OnnxGenerator:
             onnx = import_onnx()
             features_inputs = [name for name in input_names if name != INPUTS[1]]
             self.features_session = session(onnx.utils.Extractor(model).extract_model(features_inputs, [OUTPUTS[1]]))
+        self.global_parts = self.features_session is not None if global_parts is None else bool(global_parts)
 
     def global_features(self, x, exposure=None):
         """The whole image x's (N, K) global features, to pass to tiles of it, at ``exposure`` (a number or (N,),

@@ -8,9 +8,10 @@ of content make the brightness jump. It is decided in two places, each from numb
 - the exposure handling (msiagan.inference.exposure): the input's linear mean and highlights (how much the input is
   scaled, and whether the photo keeps its own exposure); with an exposure condition, also the global features a
   frame is rendered with at its exposure (a bright one, or any at --exposure other than 0). A generator without
-  global features has its output's linear mean averaged instead, and every frame rescaled to it; one with them is
-  steady already, and its output's mean is taken as it is (averaged once more, it would lag behind the frames shown,
-  and a frame where the exposure handling starts to change the output would jump by that lag).
+  global features (msiagan.inference.generator.has_global_parts) has its output's linear mean averaged instead, and
+  a dark frame rescaled to it too (with exposure handling on: it needs the training range); one with them is steady
+  already, and its output's mean is taken as it is (averaged once more, it would lag behind the frames shown, and a
+  frame where the exposure handling starts to change the output would jump by that lag).
 
 A ``FrameEnhancer`` replaces each of these by its exponential moving average over the frames so far
 (``ExponentialSmoother``), with a time constant in seconds: brightness then follows the scene, not the noise. A scene

@@ -16,8 +16,8 @@ msiagan-enhance does (Enhancer(fast=True).frames). Printed for each: flicker, th
 change of the output's mean grey (8-bit levels, the mean of R, G and B) from one frame to the next; the largest jump,
 the largest change of that change from one frame to the next (a step in brightness, where the course of the output
 turns at once; on the ramp, flicker also counts how the brightness's course bends over the clip); and the output's
-mean grey over the first and the last second. Smoothing should cut the flicker and the jumps and, on the ramp, keep
-the output's brightness rising from the first second to the last.
+mean grey over the first and the last second. Smoothing should cut the flicker, keep the largest jump within about
+frame by frame's and, on the ramp, keep the output's brightness rising from the first second to the last.
 """
 import argparse
 
