@@ -95,7 +95,9 @@ def test_bad_numbers_are_named(tmp_path, monkeypatch, capsys):
     base = ['compare.py', '--data', str(tmp_path / 'none'), '--model', 'x', 'MSIAGenerator', 'missing.pth']
     for option, value, message in (('--threads', '0', '--threads 0: must be at least 1'),
                                    ('--repeats', '-1', '--repeats -1: must be at least 0'),
-                                   ('--grid-scale', '0', '--grid-scale 0.0: must be above 0')):
+                                   ('--grid-scale', '0', '--grid-scale 0.0: must be above 0'),
+                                   ('--jpeg-quality', '0', '--jpeg-quality 0: must be from 1 to 100'),
+                                   ('--jpeg-quality', '101', '--jpeg-quality 101: must be from 1 to 100')):
         monkeypatch.setattr(sys, 'argv', base + [option, value])
         with pytest.raises(SystemExit) as stop:
             compare.compare()
@@ -111,6 +113,33 @@ def run_compare(monkeypatch, *args):
     except SystemExit as stop:
         return str(stop.code)
     return None
+
+
+def test_jpeg_quality_scores_the_outputs_for_inputs_saved_as_jpeg(tmp_path, monkeypatch):
+    """--jpeg-quality: each input saved as JPEG and read back before it is enhanced, said in the 'inputs' column; the
+    model's outputs for those inputs, scored apart from compare.py, give its PSNR."""
+    write_pairs(str(tmp_path / 'data'), ['a', 'b'], size=(40, 32))
+    torch.manual_seed(0)
+    net = MSIAGenerator(num_feat=8, act='lrelu').eval()
+    torch.save({'params': net.state_dict()}, tmp_path / 'small.pth')
+    (tmp_path / 'small.yml').write_text(yaml.safe_dump({'network_g': {'type': 'MSIAGenerator', 'num_feat': 8,
+                                                                      'act': 'lrelu'}}))
+    rows = {}
+    for quality in (None, 20):
+        out = tmp_path / f'out_{quality}'
+        args = ['--data', tmp_path / 'data', '--out', out, '--model', 'small', tmp_path / 'small.yml',
+                tmp_path / 'small.pth', *(['--jpeg-quality', quality] if quality else [])]
+        assert run_compare(monkeypatch, *args) is None
+        rows[quality], = csv.DictReader(open(out / 'compare.csv'))
+    assert 'inputs' not in rows[None] and rows[20]['inputs'] == 'JPEG quality 20'
+    psnrs = []
+    for stem in ('a', 'b'):
+        low, high = (cv2.imread(str(tmp_path / 'data' / folder / f'{stem}.png')) for folder in ('low', 'high'))
+        saved = cv2.imdecode(cv2.imencode('.jpg', low, [cv2.IMWRITE_JPEG_QUALITY, 20])[1], cv2.IMREAD_COLOR)
+        assert np.abs(saved.astype(int) - low).max() > 0  # JPEG at quality 20 changes the input
+        psnrs.append(psnr_uint8(enhanced_uint8(net, saved), high))
+    assert float(rows[20]['PSNR']) == pytest.approx(np.mean(psnrs), rel=1e-3)
+    assert float(rows[20]['PSNR']) != pytest.approx(float(rows[None]['PSNR']), rel=1e-4)
 
 
 def test_a_model_that_changes_the_size_is_refused_before_the_metrics(tmp_path, monkeypatch):

@@ -14,7 +14,9 @@ brightness error, |grey mean of output - grey mean of reference| in grey levels 
 at 256x256; CPU latency at 600x400) and <out>/grid_<stem>.png for each --images stem: input | models | reference.
 --orientations adds two PSNR columns: the inputs mirrored left to right, and turned by 90, 180 and 270 degrees
 (their mean), each output turned back before it is scored; a model that does not depend on the orientation
-scores them as its PSNR.
+scores them as its PSNR. --jpeg-quality Q gives each pair's input as saved to JPEG at quality Q (OpenCV's encoder,
+4:2:0), as cameras and phones save photos, wherever it is enhanced (the metrics, --orientations,
+--exposure-to-reference, the grids' input; not the references of --kept and --sweep), and says so in its own column.
 
 How a model treats exposure, each in its own columns: --kept gives each reference as the input and scores the output
 against it (``kept PSNR``, the mean, and ``kept worst``): a model should leave a well-exposed photo as it is.
@@ -85,16 +87,25 @@ def oriented_psnr(enhancer, low, high, views):
                     for view, undo in views])
 
 
-def evaluate(label, enhancer, pairs, keep=(), orientations=False):
+def read_input(path, jpeg_quality=None):
+    """A pair's input at ``path`` as uint8 (H, W, 3) BGR; with ``jpeg_quality``, as saved to JPEG at that quality
+    and read back."""
+    img = read_bgr_uint8(path)
+    if jpeg_quality is None:
+        return img
+    return cv2.imdecode(cv2.imencode('.jpg', img, [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality])[1], cv2.IMREAD_COLOR)
+
+
+def evaluate(label, enhancer, pairs, keep=(), orientations=False, jpeg_quality=None):
     """(mean of each METRICS entry, and with ``orientations`` each ORIENTATIONS one, over the pairs, {stem:
-    enhanced uint8 BGR} for the stems in ``keep``).
+    enhanced uint8 BGR} for the stems in ``keep``); the inputs read by ``read_input`` with ``jpeg_quality``.
 
     A model whose output is not the size of the reference (e.g. a super-resolution one) is refused at the
     first pair, before any metric.
     """
     scores, kept = {name: [] for name in [*METRICS, *(ORIENTATIONS if orientations else ())]}, {}
     for pair in pairs:
-        low, high = read_bgr_uint8(pair['lq_path']), read_bgr_uint8(pair['gt_path'])
+        low, high = read_input(pair['lq_path'], jpeg_quality), read_bgr_uint8(pair['gt_path'])
         output = enhancer.enhance_bgr_uint8(low)
         if output.shape != high.shape:
             raise InputError(f'--model {label!r}: its output is {size_of(output)} but the reference '
@@ -131,13 +142,14 @@ def sweep_scores(enhancer, pairs):
     return {f'sweep x{factor:g}': float(np.mean(values)) for factor, values in scores.items()}
 
 
-def exposure_to_reference_scores(enhancer, pairs):
+def exposure_to_reference_scores(enhancer, pairs, jpeg_quality=None):
     """{'PSNR (EV to GT)': mean, 'SSIM (EV to GT)': mean} of the outputs given the exposure stops (--exposure, within
     EXPOSURE_LIMIT) that take the default output's linear mean to the reference's: what a user who sets the
-    exposure by eye reaches, against GT-mean's rescaling of the output."""
+    exposure by eye reaches, against GT-mean's rescaling of the output (the inputs read by ``read_input`` with
+    ``jpeg_quality``)."""
     scores = {'PSNR (EV to GT)': [], 'SSIM (EV to GT)': []}
     for pair in pairs:
-        low, high = read_bgr_uint8(pair['lq_path']), read_bgr_uint8(pair['gt_path'])
+        low, high = read_input(pair['lq_path'], jpeg_quality), read_bgr_uint8(pair['gt_path'])
         stops = math.log2(max(linear_mean(high), 1e-8) / max(linear_mean(enhancer.enhance_bgr_uint8(low)), 1e-8))
         output = enhancer.at_exposure(min(max(stops, -EXPOSURE_LIMIT), EXPOSURE_LIMIT)).enhance_bgr_uint8(low)
         scores['PSNR (EV to GT)'].append(calculate_psnr(output, high, 0))
@@ -243,6 +255,8 @@ def compare():
     parser.add_argument('--rescale-exposure', action='store_true',
                         help='a generator that takes an exposure (exposure_condition) has its output only rescaled to '
                         'the exposure that exposure handling sets, as any other, rather than rendered at it')
+    parser.add_argument('--jpeg-quality', type=int, metavar='Q',
+                        help="each pair's input as saved to JPEG at quality Q (1 to 100), as cameras save photos")
     parser.add_argument('--network-only', action='store_true',
                         help='each generator alone, without exposure handling (as BasicSR test and validation)')
     parser.add_argument('--debug', action='store_true', help='show the traceback of an input error')
@@ -252,6 +266,8 @@ def compare():
             parser.error(f'--{name} {value}: must be at least {least}')
     if args.grid_scale <= 0:
         parser.error(f'--grid-scale {args.grid_scale}: must be above 0')
+    if args.jpeg_quality is not None and not 1 <= args.jpeg_quality <= 100:
+        parser.error(f'--jpeg-quality {args.jpeg_quality}: must be from 1 to 100')
     import_plugins(args.imports)  # first: a --model may name an arch that one of them registers
 
     pairs = paired_paths_from_root(args.data, args.meta_info)
@@ -267,17 +283,19 @@ def compare():
         # eager: its GMAC and latency are measured
         enhancer = Enhancer(weights, network, device=args.device, exposure_handling=not args.network_only,
                             render_exposure=not args.rescale_exposure)
-        scores, enhanced[label] = evaluate(label, enhancer, pairs, keep=set(stems), orientations=args.orientations)
+        scores, enhanced[label] = evaluate(label, enhancer, pairs, keep=set(stems), orientations=args.orientations,
+                                           jpeg_quality=args.jpeg_quality)
         if args.kept:
             scores.update(kept_scores(enhancer, pairs))
         if args.sweep:
             scores.update(sweep_scores(enhancer, pairs))
         if args.exposure_to_reference:
-            scores.update(exposure_to_reference_scores(enhancer, pairs))
+            scores.update(exposure_to_reference_scores(enhancer, pairs, args.jpeg_quality))
         if args.unpaired:
             scores.update(grid_scores(enhancer, unpaired))
+        inputs = {} if args.jpeg_quality is None else {'inputs': f'JPEG quality {args.jpeg_quality}'}
         rows.append({
-            'model': label, 'exposure handling': enhancer.exposure_handling, **scores,
+            'model': label, 'exposure handling': enhancer.exposure_handling, **inputs, **scores,
             'params (M)': count_parameters(enhancer.net) / 1e6,
             'GMAC @256x256': count_gmac(enhancer.net, 256, 256, device=args.device),
             f'CPU ms @600x400 ({args.threads} threads)':
@@ -288,7 +306,7 @@ def compare():
 
     by_stem = {pair['key']: pair for pair in pairs}
     for stem in stems:
-        low, high = read_bgr_uint8(by_stem[stem]['lq_path']), read_bgr_uint8(by_stem[stem]['gt_path'])
+        low, high = read_input(by_stem[stem]['lq_path'], args.jpeg_quality), read_bgr_uint8(by_stem[stem]['gt_path'])
         row = [low] + [enhanced[label][stem] for label, _, _ in args.model] + [high]
         if args.grid_scale != 1:
             row = [cv2.resize(img, None, fx=args.grid_scale, fy=args.grid_scale, interpolation=cv2.INTER_AREA)
