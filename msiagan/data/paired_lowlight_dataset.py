@@ -10,6 +10,7 @@ from msiagan.metrics.exposure import GAMMA
 from msiagan.utils.errors import InputError
 
 from .exposure_synthesis import ExposureSynthesis
+from .jpeg_inputs import JpegInputs
 from .image_io import decode_stored, to_three_channels, to_unit_float
 from .lmdb_envs import SharedLmdbBackend
 from .pair_storage import ArrayPairs, DevicePairs
@@ -28,7 +29,8 @@ class PairedLowLightDataset(data.Dataset):
     grayscale, alpha and 16-bit files).
 
     Options (BasicSR's key names):
-        dataroot_lq, dataroot_gt (str): Image folders, or the two .lmdb files of scripts/data_preparation/create_lmdb.py.
+        dataroot_lq, dataroot_gt (str): Image folders, or the two .lmdb files of
+            scripts/data_preparation/create_lmdb.py.
         io_backend (dict): {type: disk} or {type: lmdb} (read-only, opened once per process: lmdb_envs).
         meta_info_file (str, optional): Use only the stems this file lists (first word of each line).
         check_images (bool): Decode every pair once when the dataset is built, so an unreadable file, a
@@ -57,6 +59,9 @@ class PairedLowLightDataset(data.Dataset):
             dataset's own: per item, the reference itself, a synthesized low-light capture of it, or the dataset's
             input (options and the model: exposure_synthesis.ExposureSynthesis). With lq_frame the whole frame is
             synthesized and cropped like the reference; without, only the crop. Default: None (the dataset's own).
+        jpeg_inputs (dict | None): A share of the inputs saved as JPEG at a random quality, after cropping and
+            exposure_synthesis (options: jpeg_inputs.JpegInputs); the whole frame (lq_frame) left as it is. Default:
+            None (the inputs as they are).
 
     Items: {'lq': (3, H, W), 'gt': (3, H, W), 'lq_path', 'gt_path'} (and 'lq_frame' (3, H_frame, W_frame));
     float32 tensors (on the device with ``cache: device``). Training items also carry 'gt_exposure', the whole
@@ -78,12 +83,8 @@ class PairedLowLightDataset(data.Dataset):
             self.pairs = restrict_to_meta_info(self.pairs, opt['meta_info_file'])
         self.cache = None
         self.reference_exposures = {}  # index -> the whole reference's linear mean, before padding
-        self.synthesis = None
-        if opt.get('exposure_synthesis') is not None:
-            where = f"datasets: {opt.get('name')}: exposure_synthesis"
-            if opt['phase'] != 'train':
-                raise InputError(f'{where}: makes training inputs; the {opt["phase"]} phase takes its inputs as stored')
-            self.synthesis = ExposureSynthesis(opt['exposure_synthesis'], where)
+        self.synthesis = self._training_inputs('exposure_synthesis', ExposureSynthesis)
+        self.jpeg_inputs = self._training_inputs('jpeg_inputs', JpegInputs)
         if opt.get('lq_frame_flip', False) and not opt.get('lq_frame', False):
             raise InputError(f"datasets: {opt.get('name')}: lq_frame_flip: true flips the whole frames of "
                              f"lq_frame, which is off: set lq_frame: true or drop lq_frame_flip")
@@ -119,6 +120,17 @@ class PairedLowLightDataset(data.Dataset):
             size = sum(img.nbytes for pair in pairs for img in pair)
         get_root_logger().info(f"{self.opt.get('name')}: {len(pairs)} pairs held in {cache} ({size / 2**30:.2f} GiB)")
         return pairs
+
+    def _training_inputs(self, key, option_class):
+        """``option_class(opt[key], where)`` for an option that makes training inputs; None where it is not set, an
+        InputError in another phase."""
+        if self.opt.get(key) is None:
+            return None
+        where = f"datasets: {self.opt.get('name')}: {key}"
+        if self.opt['phase'] != 'train':
+            raise InputError(f"{where}: makes training inputs; the {self.opt['phase']} phase takes its inputs as "
+                             'stored')
+        return option_class(self.opt[key], where)
 
     def _check_whole_frames_batch(self, sizes):
         """Whole-frame training batches (no gt_size, or lq_frame) need every pair at one size (or resize), and
@@ -209,6 +221,8 @@ class PairedLowLightDataset(data.Dataset):
                 pair['gt_path'])
             if source == 'synthesized' and not whole_frame:
                 lq = self.synthesis.capture(gt)  # the crop only: noise is per pixel, so it is the same as cropping
+            if self.jpeg_inputs:
+                lq = self.jpeg_inputs(lq)
             if whole_frame:
                 item['lq_frame'], = self.storage.item_tensors(frame)
                 if self.opt.get('lq_frame_flip', False):

@@ -6,8 +6,9 @@ each frame keeps its timestamp, the audio is copied packet by packet, unchanged,
 say which file and what went wrong.
 
 The output has the input's container (its extension), size, rotation, colour tags (BT.709 stays BT.709), frame
-rate, timestamps and frame count, and the input's audio streams copied unchanged; the video is H.264 (VP9 in .webm), 8-bit, CRF 18 (visually lossless), 4:2:0
-(4:4:4 where the width or height is odd, which 4:2:0 cannot hold); other streams (subtitles, data) are dropped.
+rate, timestamps and frame count, and the input's audio streams copied unchanged; the video is H.264 (VP9 in .webm),
+8-bit, CRF 18 (visually lossless), 4:2:0 (4:4:4 where the width or height is odd, which 4:2:0 cannot hold); other
+streams (subtitles, data) are dropped.
 Frames are read, enhanced and written one at a time (the encoder holds a few dozen for its lookahead), so memory
 does not grow with the video's length.
 

@@ -54,6 +54,7 @@ import numpy as np
 import torch
 from basicsr.metrics import calculate_psnr, calculate_ssim
 from msiagan.data.image_io import IMAGE_EXTENSIONS, read_bgr_uint8
+from msiagan.data.jpeg_inputs import save_as_jpeg
 from msiagan.data.pairing import paired_paths_from_root
 from msiagan.inference import Enhancer
 from msiagan.inference.visualize import labelled_grid
@@ -91,9 +92,7 @@ def read_input(path, jpeg_quality=None):
     """A pair's input at ``path`` as uint8 (H, W, 3) BGR; with ``jpeg_quality``, as saved to JPEG at that quality
     and read back."""
     img = read_bgr_uint8(path)
-    if jpeg_quality is None:
-        return img
-    return cv2.imdecode(cv2.imencode('.jpg', img, [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality])[1], cv2.IMREAD_COLOR)
+    return img if jpeg_quality is None else save_as_jpeg(img, jpeg_quality)
 
 
 def evaluate(label, enhancer, pairs, keep=(), orientations=False, jpeg_quality=None):
