@@ -48,6 +48,10 @@ def test_qualities_and_share_are_drawn_as_asked_and_again_with_the_same_seed():
     ({'quality': [95, 30]}, r'quality: \[95, 30\] is not an integer or a \[low, high\] range within \[1, 100\]'),
     ({'quality': 0}, r'quality: 0 is not an integer'),
     ({'quality': 85.5}, r'quality: 85.5 is not an integer'),
+    ({'quality': True}, r'quality: True is not an integer'),
+    ({'quality': '85'}, r"quality: '85' is not an integer"),
+    ({'quality': [30, 60, 95]}, r'quality: \[30, 60, 95\] is not an integer'),
+    ({'probability': None}, r'probability: None is not a number'),
     ({'qualities': 85}, "unknown option 'qualities' \\(it takes: probability, quality\\)"),
 ])
 def test_bad_options_are_named(options, message):
@@ -55,10 +59,17 @@ def test_bad_options_are_named(options, message):
         JpegInputs(options, 'datasets: train: jpeg_inputs')
 
 
-def test_only_training_sets_take_it(tmp_path):
+def test_only_training_sets_take_it_as_a_mapping_of_options(tmp_path):
     lq_dir, gt_dir = write_pairs(str(tmp_path), ['a'])
     with pytest.raises(InputError, match='jpeg_inputs: makes training inputs; the val phase takes'):
         make_dataset(lq_dir, gt_dir, jpeg_inputs={})
+    for value in (True, False, 0.5, [30, 95]):
+        with pytest.raises(InputError, match=f'^datasets: None: jpeg_inputs: {value!r} is not a mapping of options '
+                           r'\(~ for none\)$'.replace('[', r'\[').replace(']', r'\]')):
+            make_dataset(lq_dir, gt_dir, phase='train', jpeg_inputs=value)
+    defaults = make_dataset(lq_dir, gt_dir, phase='train', jpeg_inputs={}).jpeg_inputs
+    assert (defaults.probability, defaults.quality) == (0.5, (30, 95))
+    assert make_dataset(lq_dir, gt_dir, phase='train', jpeg_inputs=None).jpeg_inputs is None
 
 
 @pytest.mark.parametrize('cache', [None, 'memory', 'device'])

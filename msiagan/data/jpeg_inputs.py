@@ -4,9 +4,9 @@ A dark JPEG loses detail to the quantisation that a bright one hides: the steps 
 and enhancing brightens both (docs/enhancing.md#jpeg-inputs). With this option a share of the training inputs is
 encoded with OpenCV's JPEG encoder (4:2:0 chroma) at a quality drawn uniformly from a range, and decoded again; the
 target stays as it is, so the generator learns to undo JPEG's blocks and ringing. It is applied to the crop, after
-everything else that makes the input (exposure_synthesis included), so that the 8x8 blocks fall at any phase of the
-crop, as they fall anywhere within the tiles of a photo; the whole frame the global branch reads (lq_frame) is left
-as it is (its statistics barely change).
+everything else that makes the input (exposure_synthesis included): its 8x8 blocks start at the crop's corner, as a
+photo's start at its corner and at each of its tiles' (msiagan.inference.tiling starts them on multiples of 8). The
+whole frame the global branch reads (lq_frame) is left as it is (its statistics barely change).
 """
 import cv2
 import numpy as np
@@ -27,7 +27,7 @@ class JpegInputs:
 
     def __init__(self, opt, where):
         opt = {**DEFAULTS, **(opt or {})}
-        unknown = sorted(set(opt) - set(DEFAULTS))
+        unknown = sorted(set(opt) - set(DEFAULTS), key=str)
         if unknown:
             raise InputError(f"{where}: unknown option '{unknown[0]}' (it takes: {', '.join(DEFAULTS)})")
         probability = opt['probability']

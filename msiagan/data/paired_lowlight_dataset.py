@@ -10,8 +10,8 @@ from msiagan.metrics.exposure import GAMMA
 from msiagan.utils.errors import InputError
 
 from .exposure_synthesis import ExposureSynthesis
-from .jpeg_inputs import JpegInputs
 from .image_io import decode_stored, to_three_channels, to_unit_float
+from .jpeg_inputs import JpegInputs
 from .lmdb_envs import SharedLmdbBackend
 from .pair_storage import ArrayPairs, DevicePairs
 from .pairing import paired_keys_from_lmdb, paired_paths_from_folders, restrict_to_meta_info
@@ -127,6 +127,8 @@ class PairedLowLightDataset(data.Dataset):
         if self.opt.get(key) is None:
             return None
         where = f"datasets: {self.opt.get('name')}: {key}"
+        if not isinstance(self.opt[key], dict):
+            raise InputError(f'{where}: {self.opt[key]!r} is not a mapping of options (~ for none)')
         if self.opt['phase'] != 'train':
             raise InputError(f"{where}: makes training inputs; the {self.opt['phase']} phase takes its inputs as "
                              'stored')
@@ -221,7 +223,7 @@ class PairedLowLightDataset(data.Dataset):
                 pair['gt_path'])
             if source == 'synthesized' and not whole_frame:
                 lq = self.synthesis.capture(gt)  # the crop only: noise is per pixel, so it is the same as cropping
-            if self.jpeg_inputs:
+            if self.jpeg_inputs is not None:
                 lq = self.jpeg_inputs(lq)
             if whole_frame:
                 item['lq_frame'], = self.storage.item_tensors(frame)

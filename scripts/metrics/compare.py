@@ -16,7 +16,8 @@ at 256x256; CPU latency at 600x400) and <out>/grid_<stem>.png for each --images 
 (their mean), each output turned back before it is scored; a model that does not depend on the orientation
 scores them as its PSNR. --jpeg-quality Q gives each pair's input as saved to JPEG at quality Q (OpenCV's encoder,
 4:2:0), as cameras and phones save photos, wherever it is enhanced (the metrics, --orientations,
---exposure-to-reference, the grids' input; not the references of --kept and --sweep), and says so in its own column.
+--exposure-to-reference, the grids' input; not the references of --kept and --sweep, nor --unpaired's images), and
+says so in its own column.
 
 How a model treats exposure, each in its own columns: --kept gives each reference as the input and scores the output
 against it (``kept PSNR``, the mean, and ``kept worst``): a model should leave a well-exposed photo as it is.
