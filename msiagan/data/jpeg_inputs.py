@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 import torch
 
+from msiagan.data.image_io import to_unit_float
 from msiagan.utils.errors import InputError
 
 DEFAULTS = {'probability': 0.5, 'quality': [30, 95]}
@@ -63,11 +64,10 @@ class JpegInputs:
 
 
 def to_uint8(img):
-    """An (H, W, 3) array as 8-bit values: uint8 as it is, uint16 / 257 and float in [0, 1] * 255, rounded."""
+    """An (H, W, 3) array as 8-bit values: uint8 as it is, else its ``to_unit_float`` values * 255, rounded."""
     if img.dtype == np.uint8:
         return img
-    scale = 255 / 65535 if img.dtype == np.uint16 else 255
-    return np.round(np.clip(img.astype(np.float32) * scale, 0, 255)).astype(np.uint8)
+    return np.round(np.clip(to_unit_float(img), 0, 1) * 255).astype(np.uint8)
 
 
 def from_uint8(img, dtype):
