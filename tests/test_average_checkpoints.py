@@ -88,3 +88,47 @@ def test_bad_weights_are_named_and_nothing_is_written(tmp_path, weights, error):
     message = run_script(average_checkpoints, *paths, '--weights', *weights, '--out', out)
     assert message.startswith('average_checkpoints.py: error: --weights') and error in message
     assert not out.exists()
+
+
+def with_condition(root, name, seed, condition_seed=0):
+    """root/name: a generator with an exposure condition (seed), its condition from condition_seed; and its state."""
+    torch.manual_seed(seed)
+    state = MSIAGenerator(num_feat=8, exposure_condition=True).state_dict()
+    torch.manual_seed(condition_seed)
+    condition = MSIAGenerator(num_feat=8, exposure_condition=True).state_dict()
+    state.update({key: tensor for key, tensor in condition.items() if key.startswith('exposure_condition')})
+    torch.save({'params': state}, root / name)
+    return root / name, state
+
+
+def test_frozen_extras_are_copied_from_the_checkpoints_that_hold_them(tmp_path):
+    paths, nets = checkpoints(tmp_path, 1)
+    first, first_state = with_condition(tmp_path, 'a.pth', 1)
+    second, second_state = with_condition(tmp_path, 'b.pth', 2)
+    out = tmp_path / 'soup.pth'
+    refused = run_script(average_checkpoints, paths[0], first, '--param-key', 'params', '--out', out)
+    assert 'differ from' in refused and '--frozen-extras' in refused and not out.exists()
+    assert run_script(average_checkpoints, paths[0], first, second, '--param-key', 'params', '--frozen-extras',
+                      '--weights', '2', '1', '1', '--out', out) is None
+    soup = torch.load(out, weights_only=True)['params']
+    extras = {key for key in first_state if key.startswith('exposure_condition')}
+    assert extras and soup.keys() == first_state.keys()
+    for key, tensor in soup.items():
+        if key in extras:
+            assert torch.equal(tensor, first_state[key]), key
+        else:
+            expected = (2 * nets[0].state_dict()[key].double() + first_state[key].double()
+                        + second_state[key].double()) / 4
+            assert torch.allclose(tensor.double(), expected, atol=1e-7), key
+    MSIAGenerator(num_feat=8, exposure_condition=True).load_state_dict(soup)
+
+
+def test_frozen_extras_that_differ_between_holders_are_named(tmp_path):
+    paths, _ = checkpoints(tmp_path, 1)
+    first, _ = with_condition(tmp_path, 'a.pth', 1)
+    other, _ = with_condition(tmp_path, 'b.pth', 2, condition_seed=5)
+    out = tmp_path / 'soup.pth'
+    message = run_script(average_checkpoints, paths[0], first, other, '--frozen-extras', '--out', out)
+    assert message.startswith(f'average_checkpoints.py: error: {other}: exposure_condition')
+    assert f'differs from {first}' in message
+    assert not out.exists()
