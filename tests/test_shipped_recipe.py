@@ -41,6 +41,8 @@ STAGES = {
         'datasets:train:exposure_synthesis:reference_probability=0.05', 'train:optim_g:lr=0.00005']),
     '7_exposure_condition.yml': ('options/train/exposure_condition_frozen_lol.yml', [
         f'path:pretrain_network_g={WISE_MEAN}']),
+    '8_jpeg_inputs.yml': ('options/train/jpeg_inputs_lol.yml', [
+        'path:pretrain_network_g=experiments/MSIAGAN_LOLv1_shipped_7_exposure_condition/models/net_g_4000.pth']),
 }
 NAMES = {'1_content.yml': 'MSIAGAN_LOLv1_shipped_1_content',
          '2_warm_restart.yml': 'MSIAGAN_LOLv1_shipped_2_warm_restart',
@@ -48,7 +50,8 @@ NAMES = {'1_content.yml': 'MSIAGAN_LOLv1_shipped_1_content',
          '4_grid_free.yml': 'MSIAGAN_LOLv1_shipped_4_grid_free',
          '5_exposure.yml': 'MSIAGAN_LOLv1_shipped_5_exposure',
          '6_exposure_restart.yml': 'MSIAGAN_LOLv1_shipped_6_exposure_restart',
-         '7_exposure_condition.yml': 'MSIAGAN_LOLv1_shipped_7_exposure_condition'}
+         '7_exposure_condition.yml': 'MSIAGAN_LOLv1_shipped_7_exposure_condition',
+         '8_jpeg_inputs.yml': 'MSIAGAN_LOLv1_shipped_8_jpeg_inputs'}
 
 
 def load(path):
@@ -69,7 +72,7 @@ def force_yml(opt, entries):
     return opt
 
 
-def test_the_recipe_is_seven_stage_files():
+def test_the_recipe_is_eight_stage_files():
     assert sorted(f for f in os.listdir(osp.join(REPO, STAGES_DIR)) if f.endswith('.yml')) == sorted(STAGES)
 
 
@@ -89,17 +92,34 @@ def test_stage_is_its_base_file_plus_the_recorded_overrides(stage):
 
 
 @pytest.mark.parametrize('stage', ['2_warm_restart.yml', '3_frame_flip.yml', '4_grid_free.yml', '5_exposure.yml',
-                                   '6_exposure_restart.yml'])
+                                   '6_exposure_restart.yml', '8_jpeg_inputs.yml'])
 def test_each_stage_starts_from_a_checkpoint_the_previous_stage_saves(stage):
     previous = sorted(STAGES)[sorted(STAGES).index(stage) - 1]
-    previous_opt = load(osp.join(STAGES_DIR, previous))
-    weights = load(osp.join(STAGES_DIR, stage))['path']['pretrain_network_g']
+    assert_a_checkpoint_the_stage_saves(load(osp.join(STAGES_DIR, stage))['path']['pretrain_network_g'], previous)
+
+
+def assert_a_checkpoint_the_stage_saves(weights, stage):
+    """weights is experiments/<stage's name>/models/net_g_<an iteration stage saves and validates>.pth."""
+    opt = load(osp.join(STAGES_DIR, stage))
     match = re.fullmatch(r'experiments/(\w+)/models/net_g_(\d+)\.pth', weights)
-    assert match and match[1] == previous_opt['name']
+    assert match and match[1] == opt['name'], weights
     iteration = int(match[2])
-    assert iteration <= previous_opt['train']['total_iter']
-    assert iteration % previous_opt['logger']['save_checkpoint_freq'] == 0
-    assert iteration % previous_opt['val']['val_freq'] == 0  # chosen on val: validated at that iteration
+    assert iteration <= opt['train']['total_iter']
+    assert iteration % opt['logger']['save_checkpoint_freq'] == 0
+    assert iteration % opt['val']['val_freq'] == 0  # chosen on val: validated at that iteration
+
+
+def test_the_shipped_soup_is_made_of_checkpoints_that_stages_save():
+    with open(osp.join(REPO, STAGES_DIR, '8_jpeg_inputs.yml')) as f:
+        header = f.read().split('\nname:')[0]
+    command = header[header.index('average_checkpoints.py'):header.index('--out')].replace('\\\n#', ' ')
+    checkpoints = re.findall(r'experiments/\S+\.pth', command)
+    assert [path.split('/')[1] for path in checkpoints] == [NAMES['7_exposure_condition.yml'],
+                                                             NAMES['6_exposure_restart.yml'], NAMES['8_jpeg_inputs.yml']]
+    for path in checkpoints:
+        stage = next(stage for stage, name in NAMES.items() if path.split('/')[1] == name)
+        assert_a_checkpoint_the_stage_saves(path, stage)
+    assert '--weights 0.5 0.25 0.25 --frozen-extras' in command
 
 
 def test_the_last_stage_starts_from_the_mean_that_the_sixth_stage_file_makes():
