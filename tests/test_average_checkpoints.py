@@ -132,3 +132,20 @@ def test_frozen_extras_that_differ_between_holders_are_named(tmp_path):
     assert message.startswith(f'average_checkpoints.py: error: {other}: exposure_condition')
     assert f'differs from {first}' in message
     assert not out.exists()
+
+
+@pytest.mark.parametrize('odd, error', [
+    (lambda state: {f'module.{key}': tensor for key, tensor in state.items()}, 'shares no tensor'),
+    (lambda state: {key: tensor.double() if key.startswith('exposure_condition') else tensor
+                    for key, tensor in state.items()}, 'differs from'),
+], ids=['no tensor in common', 'another dtype'])
+def test_frozen_extras_refuse_checkpoints_of_another_model_or_dtype(tmp_path, odd, error):
+    paths, _ = checkpoints(tmp_path, 1)  # without the condition: it is an extra
+    first, state = with_condition(tmp_path, 'a.pth', 1)
+    other = tmp_path / 'b.pth'
+    torch.save({'params': odd(state)}, other)
+    out = tmp_path / 'soup.pth'
+    message = run_script(average_checkpoints, paths[0], first, other, '--param-key', 'params', '--frozen-extras',
+                         '--out', out)
+    assert message.startswith(f'average_checkpoints.py: error: {other}:') and error in message, message
+    assert not out.exists()

@@ -258,7 +258,7 @@ def test_experiment_copy_gets_the_recorded_network_overrides(tmp_path):
 def test_shipped_weights_load_and_are_the_default(tmp_path, inputs):
     weights = osp.join(REPO, 'msiagan', 'weights', 'msiagan_lol_v1.pth')
     for options in ('msiagan/weights/msiagan_lol_v1.yml', 'options/test_lol.yml',
-                    'options/train/shipped_lol_v1/7_exposure_condition.yml'):
+                    'options/train/shipped_lol_v1/8_jpeg_inputs.yml'):
         net = load_generator(load_network_options(osp.join(REPO, options)), weights, 'params')
         assert net(torch.rand(1, 3, 24, 32)).shape == (1, 3, 24, 32)
     assert run('-i', str(inputs / 'grey.png'), '-o', str(tmp_path / 'default')) == 0

@@ -122,7 +122,7 @@ def test_the_shipped_soup_is_made_of_checkpoints_that_stages_save():
     assert '--weights 0.5 0.25 0.25 --frozen-extras' in command
 
 
-def test_the_last_stage_starts_from_the_mean_that_the_sixth_stage_file_makes():
+def test_stage_7_starts_from_the_mean_that_the_sixth_stage_file_makes():
     with open(osp.join(REPO, STAGES_DIR, '6_exposure_restart.yml')) as f:
         assert f'--out {WISE_MEAN}' in f.read()  # its average_checkpoints.py command
     assert load(osp.join(STAGES_DIR, '7_exposure_condition.yml'))['path']['pretrain_network_g'] == WISE_MEAN

@@ -57,15 +57,22 @@ def average_state_dicts(named_state_dicts, weights=None, frozen_extras=False):
 
 
 def frozen_extra_tensors(named_state_dicts):
-    """{key: tensor} of the tensors that some of [(file name, state dict), ...] lack, each from those that hold it;
-    a file whose copy differs from the first holder's is named."""
+    """{key: tensor} of the tensors that some of [(file name, state dict), ...] lack, a copy of those that hold it;
+    a file whose copy differs from the first holder's (values, shape or dtype), or that shares no tensor, is named."""
     common = set.intersection(*(set(state_dict) for _, state_dict in named_state_dicts))
+    if not common:  # e.g. a 'module.' prefix or a discriminator: not one model's checkpoints
+        (first_name, first), rest = named_state_dicts[0], named_state_dicts[1:]
+        odd = next((name for name, state_dict in rest if not state_dict.keys() & first.keys()), rest[-1][0])
+        raise InputError(f'{odd}: shares no tensor with the other checkpoints; --frozen-extras copies only a part '
+                         'that some of one model\'s checkpoints lack')
     extras, holders = {}, {}
     for name, state_dict in named_state_dicts:
         for key in state_dict.keys() - common:
+            tensor = state_dict[key]
             if key not in extras:
-                extras[key], holders[key] = state_dict[key], name
-            elif state_dict[key].shape != extras[key].shape or not torch.equal(state_dict[key], extras[key]):
+                extras[key], holders[key] = tensor.clone(), name
+            elif tensor.dtype != extras[key].dtype or tensor.shape != extras[key].shape or \
+                    not torch.equal(tensor, extras[key]):
                 raise InputError(f'{name}: {key}, which not every checkpoint holds, differs from {holders[key]}\'s; '
                                  '--frozen-extras copies only a part that is the same wherever it is held')
     return extras
