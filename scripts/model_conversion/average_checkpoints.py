@@ -71,8 +71,7 @@ def frozen_extra_tensors(named_state_dicts):
             tensor = state_dict[key]
             if key not in extras:
                 extras[key], holders[key] = tensor.clone(), name
-            elif tensor.dtype != extras[key].dtype or tensor.shape != extras[key].shape or \
-                    not torch.equal(tensor, extras[key]):
+            elif tensor.dtype != extras[key].dtype or not torch.equal(tensor, extras[key]):  # equal: of one shape too
                 raise InputError(f'{name}: {key}, which not every checkpoint holds, differs from {holders[key]}\'s; '
                                  '--frozen-extras copies only a part that is the same wherever it is held')
     return extras
